@@ -1,0 +1,56 @@
+"""Django admin for support staff: look up an organization's data, never browse it all."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from .models import Delivery, Membership, Organization, SenderProfile, SendRequest
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+
+
+@admin.register(SenderProfile)
+class SenderProfileAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "kind", "organization"]
+    list_filter = ["kind"]
+    search_fields = ["value", "label", "organization__name"]
+    list_select_related = ["organization"]
+
+
+@admin.register(SendRequest)
+class SendRequestAdmin(admin.ModelAdmin):
+    list_display = [
+        "requested_at", "organization", "channel", "status", "recipient_count",
+        "success_count", "failure_count", "sending_count",
+    ]
+    list_filter = ["status", "channel", "source"]
+    search_fields = ["=external_id"]
+    list_select_related = ["organization"]
+    raw_id_fields = ["organization", "sender"]
+    # The table grows to tens of millions of rows: no exact count on every page.
+    show_full_result_count = False
+    readonly_fields = [
+        "recipient_count", "success_count", "failure_count", "sending_count", "created_at",
+        "updated_at",
+    ]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["recipient", "status", "result_code", "final_channel", "completed_at"]
+    list_filter = ["status"]
+    # Exact lookups only: a LIKE over every delivery would scan the whole table.
+    search_fields = ["=recipient", "=external_id", "=send_request__external_id"]
+    raw_id_fields = ["send_request", "organization"]
+    show_full_result_count = False

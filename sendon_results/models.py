@@ -1,0 +1,340 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _, pgettext_lazy
+
+
+class OrganizationQuerySet(models.QuerySet["Organization"]):
+    def for_user(self, user: object) -> OrganizationQuerySet:
+        return self.filter(memberships__user=user)
+
+
+class Organization(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="organizations"
+    )
+
+    objects = OrganizationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        MEMBER = "member", _("Member")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.MEMBER)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization}"
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", "SMS"
+    LMS = "lms", "LMS"
+    MMS = "mms", "MMS"
+    ALIMTALK = "alimtalk", _("AlimTalk")
+    FRIENDTALK = "friendtalk", _("FriendTalk")
+
+    @classmethod
+    def is_kakao(cls, value: str) -> bool:
+        return value in (cls.ALIMTALK, cls.FRIENDTALK)
+
+
+class Source(models.TextChoices):
+    WEB = "web", _("Web")
+    API = "api", "API"
+
+
+class SenderProfile(models.Model):
+    class Kind(models.TextChoices):
+        PHONE = "phone", _("Calling number")
+        KAKAO = "kakao", _("Kakao profile")
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="sender_profiles"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind)
+    # The calling number as digits, or the Kakao channel's profile key.
+    value = models.CharField(_("value"), max_length=100)
+    # What people call it: the Kakao channel's @name, or a note for a number.
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sender profile")
+        verbose_name_plural = _("sender profiles")
+        ordering = ["kind", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "kind", "value"], name="sender_profile_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.PHONE:
+            number = format_phone(self.value)
+            return f"{number} ({self.label})" if self.label else number
+        return self.label or self.value
+
+
+class SendRequestQuerySet(models.QuerySet["SendRequest"]):
+    def for_org(self, organization: Organization) -> SendRequestQuerySet:
+        return self.filter(organization=organization)
+
+    def requested_between(
+        self, start: dt.datetime | None, end: dt.datetime | None
+    ) -> SendRequestQuerySet:
+        """Sends requested in [start, end); either bound may be open."""
+        qs = self
+        if start is not None:
+            qs = qs.filter(requested_at__gte=start)
+        if end is not None:
+            qs = qs.filter(requested_at__lt=end)
+        return qs
+
+    def with_outcome(self, outcomes: list[str]) -> SendRequestQuerySet:
+        """Sends with at least one delivery in any of the outcomes, read off the counts."""
+        condition = Q()
+        for outcome in outcomes:
+            condition |= Q(**{f"{outcome}_count__gt": 0})
+        return self.filter(condition)
+
+    def with_recipient(self, organization: Organization, digits: str) -> SendRequestQuerySet:
+        sends = Delivery.objects.filter(organization=organization, recipient=digits)
+        return self.filter(id__in=sends.values("send_request_id"))
+
+
+class SendRequest(models.Model):
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+        RESERVED = "reserved", _("Reserved")
+        CANCELLED = "cancelled", _("Reservation cancelled")
+        SENDING_NOW = "sending_now", _("Sending now")
+        CANCELLING = "cancelling", _("Cancelling")
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="send_requests"
+    )
+    external_id = models.CharField(_("platform id"), max_length=100)
+    requested_at = models.DateTimeField(_("requested at"))
+    source = models.CharField(_("source"), max_length=10, choices=Source)
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel)
+    sender = models.ForeignKey(
+        SenderProfile,
+        on_delete=models.PROTECT,
+        related_name="send_requests",
+        verbose_name=_("sender"),
+    )
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    body = models.TextField(_("message body"))
+    scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
+    fallback = models.BooleanField(_("fallback text"), default=False)
+    status = models.CharField(_("processing status"), max_length=12, choices=Status)
+    failure_reason = models.CharField(_("failure reason"), max_length=500, blank=True)
+    points_charged = models.DecimalField(
+        _("points charged"), max_digits=14, decimal_places=2, default=0
+    )
+    points_refunded = models.DecimalField(
+        _("points refunded"), max_digits=14, decimal_places=2, default=0
+    )
+    # Denormalised from the deliveries so a list page never aggregates them; kept in step
+    # in the same transaction as the delivery results that change them.
+    recipient_count = models.PositiveIntegerField(_("recipients"), default=0)
+    success_count = models.PositiveIntegerField(_("success"), default=0)
+    failure_count = models.PositiveIntegerField(_("failure"), default=0)
+    sending_count = models.PositiveIntegerField(pgettext_lazy("outcome", "sending"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SendRequestQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("send request")
+        verbose_name_plural = _("send requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_id"], name="send_request_external_id_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    recipient_count=F("success_count") + F("failure_count") + F("sending_count")
+                ),
+                name="send_request_counts_add_up",
+            ),
+        ]
+        # Every list query is "this organization, newest first, keyset on (requested_at,
+        # id)", so each index ends in requested_at, id to deliver rows already in order.
+        indexes = [
+            # The unfiltered list and the period filter; also oldest-first (scanned backwards).
+            models.Index(
+                fields=["organization", "-requested_at", "-id"], name="send_org_requested"
+            ),
+            # status=… (one or several processing statuses).
+            models.Index(
+                fields=["organization", "status", "-requested_at", "-id"],
+                name="send_org_status_requested",
+            ),
+            # sender=… (a sender profile).
+            models.Index(
+                fields=["organization", "sender", "-requested_at", "-id"],
+                name="send_org_sender_requested",
+            ),
+            # channel=… (SMS/LMS/MMS/AlimTalk/FriendTalk).
+            models.Index(
+                fields=["organization", "channel", "-requested_at", "-id"],
+                name="send_org_channel_requested",
+            ),
+            # outcome=failure: sends with at least one failed delivery. Failures are a
+            # small share of sends, so a partial index keeps a deep failure page cheap.
+            models.Index(
+                fields=["organization", "-requested_at", "-id"],
+                condition=Q(failure_count__gt=0),
+                name="send_org_has_failure",
+            ),
+            # outcome=sending: sends still waiting for some result. (outcome=success needs
+            # no index of its own: nearly every send has one, so send_org_requested serves.)
+            models.Index(
+                fields=["organization", "-requested_at", "-id"],
+                condition=Q(sending_count__gt=0),
+                name="send_org_has_sending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.get_channel_display()})"
+
+    @property
+    def status_help(self) -> str:
+        return str(STATUS_HELP[self.status])
+
+    @property
+    def first_line(self) -> str:
+        return self.body.strip().splitlines()[0] if self.body.strip() else ""
+
+    @property
+    def points_net(self) -> object:
+        return self.points_charged - self.points_refunded
+
+    def outcome_shares(self) -> dict[str, float]:
+        """Percentages of success / failure / sending, for the proportional bar."""
+        total = self.recipient_count or 1
+        return {
+            "success": 100 * self.success_count / total,
+            "failure": 100 * self.failure_count / total,
+            "sending": 100 * self.sending_count / total,
+        }
+
+
+STATUS_HELP = {
+    SendRequest.Status.IN_PROGRESS: _(
+        "Being transmitted through the carriers; waiting for their results."
+    ),
+    SendRequest.Status.COMPLETED: _("Every recipient's success or failure is known."),
+    SendRequest.Status.FAILED: _(
+        "The request itself failed, e.g. not enough points for the fallback text."
+    ),
+    SendRequest.Status.RESERVED: _("Scheduled for later; waiting to be sent."),
+    SendRequest.Status.CANCELLED: _("The reservation was cancelled; nothing was sent."),
+    SendRequest.Status.SENDING_NOW: _("A waiting reservation released to send immediately."),
+    SendRequest.Status.CANCELLING: _("A cancellation was requested and is being processed."),
+}
+
+
+class Delivery(models.Model):
+    class Status(models.TextChoices):
+        SUCCESS = "success", _("Success")
+        FAILURE = "failure", _("Failure")
+        SENDING = "sending", pgettext_lazy("outcome", "Sending")
+
+    # Indexed by delivery_send_id below, which also serves the foreign key.
+    send_request = models.ForeignKey(
+        SendRequest, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    # Copied from the send so "which sends went to this number" is one index lookup
+    # inside the organization, never a join across every organization's deliveries.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    external_id = models.CharField(_("platform id"), max_length=100)
+    recipient = models.CharField(_("recipient"), max_length=20)  # digits only
+    recipient_name = models.CharField(_("recipient name"), max_length=100, blank=True)
+    status = models.CharField(_("outcome"), max_length=10, choices=Status)
+    result_code = models.CharField(_("result code"), max_length=20, blank=True)
+    # The platform's own text for the code, kept beside our explanation.
+    result_message = models.CharField(_("result message"), max_length=300, blank=True)
+    final_channel = models.CharField(_("final channel"), max_length=12, choices=Channel)
+    carrier = models.CharField(_("carrier"), max_length=20, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    points_charged = models.DecimalField(
+        _("points charged"), max_digits=10, decimal_places=2, default=0
+    )
+    points_refunded = models.DecimalField(
+        _("points refunded"), max_digits=10, decimal_places=2, default=0
+    )
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["send_request", "external_id"], name="delivery_external_id_unique"
+            )
+        ]
+        indexes = [
+            # The detail page: one send's deliveries in id order, keyset on id.
+            models.Index(fields=["send_request", "id"], name="delivery_send_id"),
+            # The detail page filtered by outcome (failures of a 10,000-recipient send).
+            models.Index(fields=["send_request", "status", "id"], name="delivery_send_status_id"),
+            # The list's recipient=… filter: sends of this organization to one number.
+            models.Index(
+                fields=["organization", "recipient", "send_request"],
+                name="delivery_org_recipient",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{format_phone(self.recipient)} {self.get_status_display()}"
+
+
+def format_phone(digits: str) -> str:
+    """010-1234-5678, 02-123-4567, 1588-1234: the way Korean numbers are written."""
+    if not digits.isdigit():
+        return digits
+    if len(digits) == 8 and digits[:2] in ("15", "16", "18"):
+        return f"{digits[:4]}-{digits[4:]}"
+    area = 2 if digits.startswith("02") else 3
+    rest = digits[area:]
+    if len(rest) not in (7, 8):
+        return digits
+    middle = len(rest) - 4
+    return f"{digits[:area]}-{rest[:middle]}-{rest[middle:]}"

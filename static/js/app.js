@@ -1,0 +1,23 @@
+// Small enhancements on top of pages that work without JavaScript.
+document.addEventListener("click", (event) => {
+  // Period quick picks: fill the date inputs and let the filter form do the rest (htmx).
+  const preset = event.target.closest("[data-period-from]");
+  if (preset) {
+    const form = document.getElementById("filters");
+    if (!form || !window.htmx) return;
+    event.preventDefault();
+    form.elements.requested_from.value = preset.dataset.periodFrom;
+    form.elements.requested_to.value = preset.dataset.periodTo;
+    form.requestSubmit();
+    return;
+  }
+  // "Back to the list" returns to the filtered list the user came from.
+  const back = event.target.closest("[data-back-to-list]");
+  if (back && document.referrer) {
+    const from = new URL(document.referrer);
+    if (from.origin === location.origin && from.pathname === back.pathname) {
+      event.preventDefault();
+      history.back();
+    }
+  }
+});
