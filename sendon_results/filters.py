@@ -37,7 +37,9 @@ def normalize_phone(text: str) -> str:
 
 
 class PagedFilterForm(forms.Form):
-    cursor = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
+    cursor = forms.CharField(
+        label=_("Page"), required=False, max_length=1000, widget=forms.HiddenInput
+    )
 
     def clean_cursor(self) -> Cursor | None:
         token = self.cleaned_data["cursor"]
@@ -196,7 +198,7 @@ class SendRequestFilter(PagedFilterSet):
         active = []
         for name, field in self.form.fields.items():
             value = self.form.cleaned_data.get(name)
-            if name in ("cursor", "order") or value is None or not len(value):
+            if name in ("cursor", "order") or value in (None, "") or _is_empty(value):
                 continue
             if isinstance(field, forms.ModelMultipleChoiceField):
                 shown = ", ".join(str(obj) for obj in value)
@@ -212,6 +214,11 @@ class SendRequestFilter(PagedFilterSet):
                 {"label": str(field.label), "value": shown, "drop_url": f"?{remaining.urlencode()}"}
             )
         return active
+
+
+def _is_empty(value: object) -> bool:
+    # An empty choice is [] from a choice field and an empty QuerySet from a model field.
+    return isinstance(value, list | QuerySet) and len(value) == 0
 
 
 def period_presets(today: dt.date) -> list[dict[str, object]]:

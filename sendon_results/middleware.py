@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 
 from .models import Organization
 
@@ -27,3 +29,23 @@ class OrganizationMiddleware:
                 request.organizations[0] if request.organizations else None,
             )
         return self.get_response(request)
+
+
+class LanguageMiddleware:
+    """Korean unless the user chose otherwise with the language switch (its cookie).
+
+    Unlike Django's LocaleMiddleware this ignores the browser's Accept-Language: the
+    console's users are Korean operators first, whatever their browser was set up with.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        language = chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        return response
