@@ -31,8 +31,14 @@ class SenderProfileAdmin(admin.ModelAdmin):
 @admin.register(SendRequest)
 class SendRequestAdmin(admin.ModelAdmin):
     list_display = [
-        "requested_at", "organization", "channel", "status", "recipient_count",
-        "success_count", "failure_count", "sending_count",
+        "requested_at",
+        "organization",
+        "channel",
+        "status",
+        "recipient_count",
+        "success_count",
+        "failure_count",
+        "sending_count",
     ]
     list_filter = ["status", "channel", "source"]
     search_fields = ["=external_id"]
@@ -41,7 +47,11 @@ class SendRequestAdmin(admin.ModelAdmin):
     # The table grows to tens of millions of rows: no exact count on every page.
     show_full_result_count = False
     readonly_fields = [
-        "recipient_count", "success_count", "failure_count", "sending_count", "created_at",
+        "recipient_count",
+        "success_count",
+        "failure_count",
+        "sending_count",
+        "created_at",
         "updated_at",
     ]
 

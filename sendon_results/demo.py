@@ -132,10 +132,22 @@ LMS_BODIES = [
 KAKAO_BODIES = [
     "[{brand}] 주문 완료 안내\n\n{name}님, 주문이 접수되었습니다.\n주문번호: {invoice}\n"
     "결제금액: {amount}원\n\n감사합니다.",
-    "[{brand}] 예약 확인\n\n{name}님, {hour}시 예약이 확정되었습니다.\n변경·취소는 하루 전까지 가능합니다.",
+    "[{brand}] 예약 확인\n\n{name}님, {hour}시 예약이 확정되었습니다.\n"
+    "변경·취소는 하루 전까지 가능합니다.",
     "[{brand}] 배송 출발\n\n{name}님의 상품이 오늘 출발했습니다.\n운송장: {invoice}",
 ]
-NAMES = ["김민준", "이서연", "박지훈", "최수아", "정도윤", "강하은", "조예준", "윤지우", "장서준", "임하린"]
+NAMES = [
+    "김민준",
+    "이서연",
+    "박지훈",
+    "최수아",
+    "정도윤",
+    "강하은",
+    "조예준",
+    "윤지우",
+    "장서준",
+    "임하린",
+]
 
 
 def ensure_demo_accounts() -> list[tuple[str, str]]:
@@ -207,9 +219,7 @@ def _create_chunk(
     with transaction.atomic():
         SendRequest.objects.bulk_create([send for send, _ in built], batch_size=CHUNK)
         deliveries = [
-            delivery
-            for send, recipients in built
-            for delivery in _deliveries_of(send, recipients)
+            delivery for send, recipients in built for delivery in _deliveries_of(send, recipients)
         ]
         Delivery.objects.bulk_create(deliveries, batch_size=5000)
     return len(deliveries)
@@ -330,14 +340,18 @@ def _delivery_for(rng: random.Random, send: SendRequest, i: int) -> Delivery:
     delivery.completed_at = delivery.sent_at + dt.timedelta(seconds=rng.randrange(1, 600))
     if status in (SendRequest.Status.FAILED, SendRequest.Status.CANCELLED):
         delivery.status = Delivery.Status.FAILURE
-        delivery.result_message = "요청 실패" if status == SendRequest.Status.FAILED else "예약 취소"
+        delivery.result_message = (
+            "요청 실패" if status == SendRequest.Status.FAILED else "예약 취소"
+        )
         delivery.sent_at = None
         delivery.points_refunded = delivery.points_charged
         return delivery
     kakao = Channel.is_kakao(send.channel)
     if rng.random() < 0.9:
         delivery.status = Delivery.Status.SUCCESS
-        delivery.result_code, delivery.result_message = ("0000", "성공") if kakao else ("1000", "성공")
+        delivery.result_code, delivery.result_message = (
+            ("0000", "성공") if kakao else ("1000", "성공")
+        )
         return delivery
     if kakao:
         code = rng.choice(KAKAO_FAILURES)
@@ -373,9 +387,7 @@ def _tally(send: SendRequest, deliveries: list[Delivery]) -> None:
         send.status = SendRequest.Status.COMPLETED
 
 
-def _deliveries_of(
-    send: SendRequest, recipients: list[tuple[str, Delivery]]
-) -> Iterator[Delivery]:
+def _deliveries_of(send: SendRequest, recipients: list[tuple[str, Delivery]]) -> Iterator[Delivery]:
     for number, delivery in recipients:
         delivery.send_request = send
         delivery.organization_id = send.organization_id

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Channel, Delivery, SendRequest, SenderProfile, Source
+from .models import Channel, Delivery, SenderProfile, SendRequest, Source
 from .pagination import Cursor, InvalidCursor
 
 QUERY_MAX_LENGTH = 100
@@ -80,8 +80,9 @@ class ResultsFilterForm(PagedFilterForm):
         start, end = cleaned.get("requested_from"), cleaned.get("requested_to")
         if start and end and end < start:
             self.add_error(
-                "requested_to", _("The end date is before the start date (%(start)s).")
-                % {"start": start.isoformat()}
+                "requested_to",
+                _("The end date is before the start date (%(start)s).")
+                % {"start": start.isoformat()},
             )
         return cleaned
 
@@ -119,9 +120,7 @@ class SendRequestFilter(PagedFilterSet):
         widget=forms.CheckboxSelectMultiple,
         method="filter_outcome",
     )
-    sender = django_filters.ModelMultipleChoiceFilter(
-        label=_("Sender"), queryset=_sender_profiles
-    )
+    sender = django_filters.ModelMultipleChoiceFilter(label=_("Sender"), queryset=_sender_profiles)
     channel = django_filters.MultipleChoiceFilter(
         label=_("Channel"), choices=Channel.choices, widget=forms.CheckboxSelectMultiple
     )

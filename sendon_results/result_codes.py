@@ -66,7 +66,8 @@ KAKAO_CODES: dict[str, Explanation] = {
     "3008": Explanation(_("Phone number error"), _("Check the number."), "permanent"),
     "3015": Explanation(_("Template not found"), _("Check the template code."), "permanent"),
     "3016": Explanation(
-        _("Content does not match the template"), _("Fix the variables or the template."),
+        _("Content does not match the template"),
+        _("Fix the variables or the template."),
         "permanent",
     ),
     "3018": Explanation(
@@ -74,7 +75,9 @@ KAKAO_CODES: dict[str, Explanation] = {
         _("Turn on fallback text (대체문자)."),
         "temporary",
     ),
-    "3019": Explanation(_("Not a KakaoTalk user"), _("Turn on fallback text (대체문자)."), "permanent"),
+    "3019": Explanation(
+        _("Not a KakaoTalk user"), _("Turn on fallback text (대체문자)."), "permanent"
+    ),
     "3020": Explanation(
         _("Recipient blocked the channel's messages"), _("Respect the block."), "permanent"
     ),

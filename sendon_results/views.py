@@ -68,8 +68,8 @@ def results(request: HttpRequest) -> HttpResponse:
         context["count"], context["count_capped"] = _bounded_count(queryset)
     else:
         status = 400
-    template = "results/list.html#results" if request.headers.get("HX-Request") else (
-        "results/list.html"
+    template = (
+        "results/list.html#results" if request.headers.get("HX-Request") else ("results/list.html")
     )
     return render(request, template, context, status=status)
 
@@ -85,8 +85,10 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
         )
     else:
         status = 400
-    template = "results/detail.html#deliveries" if request.headers.get("HX-Request") else (
-        "results/detail.html"
+    template = (
+        "results/detail.html#deliveries"
+        if request.headers.get("HX-Request")
+        else ("results/detail.html")
     )
     return render(request, template, context, status=status)
 

@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` serves the demo, `make test` runs the suite.
+PYTHON ?= $(shell command -v python3.12 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test system-packages bench lint
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
+		{ echo "Python 3.12+ is needed (pyenv: 'pyenv install 3.12'); found $(PYTHON)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo "Serving http://127.0.0.1:8000/ - sign in with a demo login above."
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# The browser tests need Chromium; screenshots need Korean fonts.
+system-packages:
+	@.ci/system-packages
+
+test: install system-packages
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# The list page on a large PostgreSQL data set; see README "Performance".
+bench: install
+	$(BIN)/python manage.py bench_results $(BENCH_ARGS)

@@ -1,0 +1,242 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sendon_results.models import SendRequest
+from tests.factories import MembershipFactory, SendRequestFactory, make_send
+
+
+def test_every_page_needs_sign_in(db, alice):
+    send = make_send(alice.organization, sender=alice.phone)
+    for url in ("/", "/results/", f"/results/{send.pk}/"):
+        response = Client().get(url)
+        assert response.status_code == 302
+        assert response.url.startswith("/login/")
+
+
+def test_sign_in_and_out(db, alice):
+    client = Client()
+    page = client.get("/login/")
+    assert "로그인" in page.content.decode()
+    response = client.post("/login/", {"username": alice.user.username, "password": "wrong"})
+    assert response.status_code == 200
+    assert "올바른" in response.content.decode()  # Django's Korean "enter a correct username"
+    response = client.post("/login/", {"username": alice.user.username, "password": "password-123"})
+    assert response.status_code == 302 and response.url == "/results/"
+    assert client.get("/results/").status_code == 200
+    assert client.post("/logout/").status_code == 302
+    assert client.get("/results/").status_code == 302
+
+
+def test_list_shows_the_columns_in_korean(alice):
+    send = make_send(
+        alice.organization,
+        sender=alice.phone,
+        outcomes=["success", "success", "failure"],
+        body="[한빛] 첫 줄입니다\n둘째 줄은 상세에만",
+        requested_at=timezone.make_aware(dt.datetime(2026, 11, 27, 14, 3)),
+    )
+    html = alice.client.get("/results/").content.decode()
+    for label in ("발송 요청 일시", "메시지 본문", "발신정보", "처리상태", "발송 현황"):
+        assert label in html
+    assert "2026-11-27 14:03" in html
+    assert "[한빛] 첫 줄입니다" in html and "둘째 줄은 상세에만" not in html
+    assert "처리완료" in html and "성공 2" in html and "실패 1" in html
+    assert f'href="/results/{send.pk}/"' in html
+
+
+def test_another_organizations_sends_never_show_and_are_404(alice, bob):
+    mine = make_send(alice.organization, sender=alice.phone, body="앨리스의 메시지")
+    theirs = make_send(bob.organization, sender=bob.phone, body="밥의 비밀 메시지")
+    html = alice.client.get("/results/").content.decode()
+    assert "앨리스의 메시지" in html and "밥의 비밀 메시지" not in html
+    assert alice.client.get(f"/results/{theirs.pk}/").status_code == 404
+    assert alice.client.get(f"/results/{theirs.pk}/?outcome=failure").status_code == 404
+    assert bob.client.get(f"/results/{mine.pk}/").status_code == 404
+    # Filters cannot reach across either: bob's sender id and recipient find nothing of his.
+    response = alice.client.get(f"/results/?sender={bob.phone.pk}")
+    assert response.status_code == 400
+    recipient = theirs.deliveries.get().recipient
+    assert alice.client.get(f"/results/?recipient={recipient}").context["page"].rows == []
+
+
+def test_a_member_of_two_organizations_switches_between_them(alice, bob):
+    MembershipFactory(user=alice.user, organization=bob.organization)
+    make_send(alice.organization, sender=alice.phone, body="앨리스 조직")
+    theirs = make_send(bob.organization, sender=bob.phone, body="밥 조직")
+    html = alice.client.get("/results/").content.decode()
+    assert 'name="organization"' in html  # the switcher
+    assert "앨리스 조직" in html and "밥 조직" not in html
+    response = alice.client.post("/organizations/switch/", {"organization": bob.organization.pk})
+    assert response.status_code == 302
+    html = alice.client.get("/results/").content.decode()
+    assert "밥 조직" in html and "앨리스 조직" not in html
+    # Following a link to a send of the other organization switches back to it.
+    alice.client.post("/organizations/switch/", {"organization": alice.organization.pk})
+    assert alice.client.get(f"/results/{theirs.pk}/").status_code == 200
+    assert "밥 조직" in alice.client.get("/results/").content.decode()
+
+
+def test_switching_to_an_organization_one_is_not_in_is_404(alice, bob):
+    response = alice.client.post("/organizations/switch/", {"organization": bob.organization.pk})
+    assert response.status_code == 404
+
+
+def test_list_query_count_does_not_grow_with_rows(alice, django_assert_num_queries):
+    for _ in range(60):
+        make_send(alice.organization, sender=alice.phone, outcomes=["success", "failure"])
+    # session, user, organizations, sender choices, bounded count, the page's rows
+    with django_assert_num_queries(6):
+        response = alice.client.get("/results/?outcome=failure")
+    assert len(response.context["page"].rows) == 50
+
+
+def test_detail_shows_the_whole_send_and_explains_result_codes(alice):
+    send = make_send(
+        alice.organization,
+        sender=alice.kakao,
+        channel="alimtalk",
+        fallback=True,
+        title="",
+        body="[알림] 주문 완료\n주문번호: 123\n감사합니다.",
+        outcomes=["success", "failure"],
+    )
+    failed = send.deliveries.get(status="failure")
+    failed.result_code, failed.final_channel = "3020", "alimtalk"
+    failed.save()
+    fallback = send.deliveries.get(status="success")
+    fallback.final_channel = "sms"
+    fallback.save()
+    html = alice.client.get(f"/results/{send.pk}/").content.decode()
+    assert "주문번호: 123<br>감사합니다." in html
+    assert "수신자가 채널 메시지를 차단함" in html  # 3020 for KakaoTalk
+    assert "대체문자" in html
+    assert alice.kakao.label in html
+    assert "모든 수신자의 성공·실패가 확정되었습니다." in html
+
+
+def test_carrier_and_kakao_codes_are_told_apart(alice):
+    sms = make_send(alice.organization, sender=alice.phone, outcomes=["failure"])  # 3019
+    html = alice.client.get(f"/results/{sms.pk}/").content.decode()
+    assert "발신번호 미등록" in html and "카카오톡 사용자가 아님" not in html
+    kakao = make_send(
+        alice.organization, sender=alice.kakao, channel="alimtalk", outcomes=["failure"]
+    )
+    html = alice.client.get(f"/results/{kakao.pk}/").content.decode()
+    assert "카카오톡 사용자가 아님" in html and "발신번호 미등록" not in html
+
+
+def test_detail_filters_and_pages_deliveries(alice):
+    send = make_send(
+        alice.organization, sender=alice.phone, outcomes=["success"] * 70 + ["failure"] * 3
+    )
+    response = alice.client.get(f"/results/{send.pk}/?outcome=failure")
+    assert [d.status for d in response.context["page"].rows] == ["failure"] * 3
+    first = alice.client.get(f"/results/{send.pk}/").context["page"]
+    assert len(first.rows) == 50 and first.next_cursor
+    second = alice.client.get(f"/results/{send.pk}/", {"cursor": first.next_cursor})
+    assert len(second.context["page"].rows) == 23
+
+
+def test_htmx_request_gets_only_the_results_fragment(alice):
+    make_send(alice.organization, sender=alice.phone)
+    response = alice.client.get("/results/?status=completed", headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="results"')
+    assert "<html" not in html
+
+
+def test_english_when_the_user_chooses_it(alice):
+    make_send(alice.organization, sender=alice.phone)
+    korean = alice.client.get("/results/", headers={"Accept-Language": "en"}).content.decode()
+    assert "처리상태" in korean  # Korean first, whatever the browser says
+    alice.client.post("/language/", {"language": "en", "next": "/results/"})
+    english = alice.client.get("/results/").content.decode()
+    assert "Processing status" in english and "Completed" in english
+
+
+def test_empty_results_say_so_and_how_to_widen(alice):
+    html = alice.client.get("/results/").content.decode()
+    assert "아직 발송이 없습니다" in html
+    html = alice.client.get("/results/?status=cancelled").content.decode()
+    assert "조건에 맞는 발송이 없습니다" in html and "조건을 모두 지우세요" in html
+
+
+def test_count_is_bounded(alice, settings, monkeypatch):
+    monkeypatch.setattr("sendon_results.views.COUNT_LIMIT", 3)
+    for _ in range(5):
+        SendRequestFactory(organization=alice.organization, sender=alice.phone)
+    html = alice.client.get("/results/").content.decode()
+    assert "3건 이상" in html
+    assert SendRequest.objects.count() == 5
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("status=bogus", "올바르게 선택해 주세요"),
+        ("outcome=maybe", "올바르게 선택해 주세요"),
+        ("channel=fax", "올바르게 선택해 주세요"),
+        ("requested_from=2026-13-45", "올바른 날짜를 입력하세요"),
+        (
+            "requested_from=2026-11-20&requested_to=2026-11-01",
+            "끝 날짜가 시작 날짜(2026-11-20)보다 앞섭니다",
+        ),
+        ("requested_to=9999-12-31", "2000-01-01부터 2099-12-31 사이의 날짜"),
+        ("q=" + "가" * 10_000, "최대 100자"),
+        ("sender=abc", "발신정보: &quot;abc&quot; 은/는 유효한 값이 아닙니다"),
+        ("sender=999999", "올바르게 선택해 주세요"),
+        ("cursor=eyJ0YW1wZXJlZCI6dHJ1ZX0", "이 페이지 링크는 더 이상 쓸 수 없습니다"),
+        ("recipient=call-me-maybe", "전화번호를 입력하세요"),
+        ("q=%00", "null 문자는 사용할 수 없습니다"),
+    ],
+)
+def test_bad_filters_come_back_with_a_message(alice, query, message):
+    make_send(alice.organization, sender=alice.phone)
+    response = alice.client.get(f"/results/?{query}")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "사용할 수 없는 검색 조건이 있습니다" in html
+    assert message in html
+    assert "page" not in response.context  # no list that could pass for "no data"
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    params=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "status",
+                    "outcome",
+                    "sender",
+                    "channel",
+                    "source",
+                    "requested_from",
+                    "requested_to",
+                    "q",
+                    "recipient",
+                    "cursor",
+                    "order",
+                    "page",
+                    "x",
+                ]
+            ),
+            st.text(max_size=40),
+        ),
+        max_size=6,
+    )
+)
+def test_random_query_strings_never_cause_a_server_error(alice, params):
+    response = alice.client.get("/results/", params)
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert "사용할 수 없는 검색 조건이 있습니다" in response.content.decode()
