@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from urllib.parse import urlencode
 from typing import Any
 
 import django_filters
@@ -72,7 +73,7 @@ class ResultsFilterForm(PagedFilterForm):
     order = forms.ChoiceField(
         label=_("Order"),
         required=False,
-        choices=[("newest", _("Newest first")), ("oldest", _("Oldest first"))],
+        choices=[("", _("Newest first")), ("oldest", _("Oldest first"))],
     )
 
     def clean(self) -> dict[str, Any]:
@@ -206,11 +207,15 @@ class SendRequestFilter(PagedFilterSet):
                 shown = ", ".join(str(labels[v]) for v in value)
             else:
                 shown = value.isoformat() if isinstance(value, dt.date) else str(value)
-            remaining = self.data.copy()
-            for dropped in (name, "cursor"):
-                remaining.pop(dropped, None)
+            remaining = [
+                (key, item)
+                for key, values in self.data.lists()
+                if key not in (name, "cursor")
+                for item in values
+                if item
+            ]
             active.append(
-                {"label": str(field.label), "value": shown, "drop_url": f"?{remaining.urlencode()}"}
+                {"label": str(field.label), "value": shown, "drop_url": f"?{urlencode(remaining)}"}
             )
         return active
 

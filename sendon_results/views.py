@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
@@ -36,6 +37,24 @@ def _get_send_for_user(request: HttpRequest, pk: int) -> SendRequest:
 def _bounded_count(queryset: QuerySet[SendRequest]) -> tuple[int, bool]:
     count = queryset[: COUNT_LIMIT + 1].count()
     return min(count, COUNT_LIMIT), count > COUNT_LIMIT
+
+
+def _render_page_or_fragment(
+    request: HttpRequest, template: str, fragment: str, context: dict[str, object], status: int
+) -> HttpResponse:
+    """The whole page, or for htmx's swaps only the named partial of it.
+
+    htmx restoring history after a cache miss asks for the whole page again.
+    """
+    partial = request.headers.get("HX-Request") and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+    response = render(
+        request, f"{template}#{fragment}" if partial else template, context, status=status
+    )
+    # The same URL answers a page or a fragment: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def index(request: HttpRequest) -> HttpResponse:
@@ -68,10 +87,7 @@ def results(request: HttpRequest) -> HttpResponse:
         context["count"], context["count_capped"] = _bounded_count(queryset)
     else:
         status = 400
-    template = (
-        "results/list.html#results" if request.headers.get("HX-Request") else ("results/list.html")
-    )
-    return render(request, template, context, status=status)
+    return _render_page_or_fragment(request, "results/list.html", "results", context, status)
 
 
 def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -85,12 +101,7 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
         )
     else:
         status = 400
-    template = (
-        "results/detail.html#deliveries"
-        if request.headers.get("HX-Request")
-        else ("results/detail.html")
-    )
-    return render(request, template, context, status=status)
+    return _render_page_or_fragment(request, "results/detail.html", "deliveries", context, status)
 
 
 @require_POST

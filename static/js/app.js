@@ -21,3 +21,14 @@ document.addEventListener("click", (event) => {
     }
   }
 });
+
+// Keep filter URLs short and shareable: leave out fields the user left empty.
+document.addEventListener("htmx:configRequest", (event) => {
+  const data = event.detail.formData;
+  if (!data) return;
+  for (const key of new Set(data.keys())) {
+    const values = data.getAll(key).filter((value) => value !== "");
+    data.delete(key);
+    values.forEach((value) => data.append(key, value));
+  }
+});

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from tests.conftest import Account
+from tests.factories import make_send
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page: Page, base_url: str, account: Account) -> None:
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("아이디").fill(account.user.username)
+    page.get_by_label("비밀번호").fill("password-123")
+    page.get_by_role("button", name="로그인").click()
+    expect(page).to_have_url(re.compile(r"/results/$"))
+
+
+def test_sign_in_filter_open_a_send_and_come_back(page: Page, live_server, tmp_path):
+    alice = Account("브라우저상사")
+    now = timezone.now()
+    for i in range(5):
+        make_send(
+            alice.organization,
+            sender=alice.phone,
+            body=f"[안내] 정상 발송 {i}",
+            requested_at=now - dt.timedelta(hours=i + 1),
+            outcomes=["success", "success"],
+        )
+    failed = make_send(
+        alice.organization,
+        sender=alice.kakao,
+        channel="alimtalk",
+        status="failed",
+        body="[알림] 포인트 부족으로 실패한 발송",
+        requested_at=now - dt.timedelta(hours=9),
+        outcomes=["failure"],
+        failure_reason="대체문자 발송 포인트가 부족합니다.",
+    )
+    make_send(
+        alice.organization,
+        sender=alice.phone,
+        status="failed",
+        body="[안내] 번호로 실패",
+        requested_at=now - dt.timedelta(hours=10),
+        outcomes=["failure"],
+    )
+
+    sign_in(page, live_server.url, alice)
+    rows = page.locator("table.results-table tbody tr")
+    expect(rows).to_have_count(7)
+
+    # Filters apply without a full reload and land in the URL.
+    page.get_by_role("checkbox", name="처리실패").check()
+    expect(page).to_have_url(re.compile(r"status=failed"))
+    expect(rows).to_have_count(2)
+    page.get_by_label("발신정보").select_option(str(alice.kakao.pk))
+    expect(page).to_have_url(re.compile(rf"sender={alice.kakao.pk}"))
+    expect(rows).to_have_count(1)
+    expect(page.locator(".count")).to_have_text("1건")
+    expect(page.locator(".active-filters")).to_contain_text("처리실패")
+
+    page.get_by_role("link", name=re.compile("포인트 부족으로 실패한 발송")).click()
+    expect(page).to_have_url(re.compile(rf"/results/{failed.pk}/$"))
+    expect(page.locator(".failure-reason")).to_have_text("대체문자 발송 포인트가 부족합니다.")
+    page.screenshot(path=tmp_path / "detail.png", full_page=True)
+
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"status=failed"))
+    expect(page.get_by_role("checkbox", name="처리실패")).to_be_checked()
+    expect(rows).to_have_count(1)
+    shot = tmp_path / "list.png"
+    page.screenshot(path=shot, full_page=True)
+    assert shot.stat().st_size > 20_000
+
+
+def test_bad_filter_shows_a_message_in_the_page(page: Page, live_server):
+    alice = Account("잘못된입력")
+    make_send(alice.organization, sender=alice.phone)
+    sign_in(page, live_server.url, alice)
+    page.goto(f"{live_server.url}/results/?requested_from=2026-11-20&requested_to=2026-11-01")
+    expect(page.get_by_role("alert")).to_contain_text("끝 날짜가 시작 날짜(2026-11-20)보다")
