@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 import django_filters
 from django import forms
