@@ -62,7 +62,9 @@ class Command(BaseCommand):
             "last 30 days": f"requested_from={month_ago}",
             "q=인증번호": "q=인증번호",
             "recipient": f"recipient={DEMO_NUMBER}",
-            "status+channel+period": f"status=completed&channel=alimtalk&requested_from={month_ago}",
+            "status+channel+period": (
+                f"status=completed&channel=alimtalk&requested_from={month_ago}"
+            ),
         }
         self.stdout.write(f"{'page':<34}{'first':>16}{f'page {depth}':>16}{'oldest':>16}")
         for label, query in queries.items():
