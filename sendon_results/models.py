@@ -245,6 +245,18 @@ class SendRequest(models.Model):
     def points_net(self) -> object:
         return self.points_charged - self.points_refunded
 
+    def failure_breakdown(self, limit: int = 8) -> list[dict[str, object]]:
+        """The most common failure codes of this send, by the channel they came back from."""
+        if not self.failure_count:
+            return []
+        rows = (
+            self.deliveries.filter(status=Delivery.Status.FAILURE)
+            .values("result_code", "final_channel")
+            .annotate(count=models.Count("id"))
+            .order_by("-count", "result_code")[:limit]
+        )
+        return list(rows)
+
     def outcome_shares(self) -> dict[str, float]:
         """Percentages of success / failure / sending, for the proportional bar."""
         total = self.recipient_count or 1

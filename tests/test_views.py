@@ -240,3 +240,15 @@ def test_random_query_strings_never_cause_a_server_error(alice, params):
     assert response.status_code in (200, 400)
     if response.status_code == 400:
         assert "사용할 수 없는 검색 조건이 있습니다" in response.content.decode()
+
+
+def test_detail_counts_failures_by_reason(alice):
+    send = make_send(alice.organization, sender=alice.phone, outcomes=["failure"] * 3 + ["success"])
+    send.deliveries.filter(status="failure").exclude(
+        pk=send.deliveries.filter(status="failure").first().pk
+    ).update(result_code="3006")
+    html = alice.client.get(f"/results/{send.pk}/").content.decode()
+    assert "실패 사유" in html
+    breakdown = send.failure_breakdown()
+    assert [(row["result_code"], row["count"]) for row in breakdown] == [("3006", 2), ("3019", 1)]
+    assert "수신 거부" in html and "발신번호 미등록" in html

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import template
 
-from ..models import Delivery, format_phone
+from ..models import Channel, Delivery, format_phone
 from ..result_codes import Explanation, explain
 
 register = template.Library()
@@ -14,5 +14,15 @@ def phone(digits: str) -> str:
 
 
 @register.filter
-def explanation(delivery: Delivery) -> Explanation | None:
-    return explain(delivery.result_code, delivery.final_channel) if delivery.result_code else None
+def explanation(delivery: Delivery | dict[str, str]) -> Explanation | None:
+    """Our explanation of a delivery's result code (or a row of its code and channel)."""
+    if isinstance(delivery, dict):
+        code, channel = delivery["result_code"], delivery["final_channel"]
+    else:
+        code, channel = delivery.result_code, delivery.final_channel
+    return explain(code, channel) if code else None
+
+
+@register.filter
+def channel_label(value: str) -> str:
+    return str(Channel(value).label) if value in Channel.values else value
