@@ -5,8 +5,9 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 
 class OrganizationQuerySet(models.QuerySet["Organization"]):
@@ -351,3 +352,93 @@ def format_phone(digits: str) -> str:
         return digits
     middle = len(rest) - 4
     return f"{digits[:area]}-{rest[:middle]}-{rest[middle:]}"
+
+
+class ExportQuerySet(models.QuerySet["Export"]):
+    def for_member(self, user: object, organization: Organization | None) -> ExportQuerySet:
+        return self.filter(created_by=user, organization=organization)
+
+    def fail_stuck(self) -> int:
+        """Mark jobs waiting or running longer than any task may (its time limit, and ten
+        minutes in the queue) as failed, so none says "working" forever."""
+        now = timezone.now()
+        limit = dt.timedelta(seconds=settings.EXPORT_TIME_LIMIT + 600)
+        return self.filter(
+            state__in=[Export.State.PENDING, Export.State.RUNNING], created_at__lt=now - limit
+        ).update(
+            state=Export.State.FAILED,
+            finished_at=now,
+            error=gettext("The export took longer than allowed and was stopped. Try again."),
+        )
+
+
+class Export(models.Model):
+    """A file a user asked for: the current list filter as Excel or CSV."""
+
+    class Kind(models.TextChoices):
+        SENDS = "sends", _("One row per send")
+        DELIVERIES = "deliveries", _("One row per recipient")
+
+    class Format(models.TextChoices):
+        XLSX = "xlsx", "Excel (.xlsx)"
+        CSV = "csv", "CSV (UTF-8)"
+
+    class Split(models.TextChoices):
+        NONE = "", _("One sheet")
+        SOURCE = "source", _("A sheet per source (web/API)")
+        CHANNEL = "channel", _("A sheet per channel")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Working")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exports"
+    )
+    kind = models.CharField(_("layout"), max_length=12, choices=Kind)
+    file_format = models.CharField(_("format"), max_length=4, choices=Format, default=Format.XLSX)
+    split = models.CharField(_("sheets"), max_length=8, choices=Split, blank=True, default="")
+    # The list's GET parameters as {name: [values]}: re-applied by the task, never a copy
+    # of the rows.
+    filters = models.JSONField(_("filter"), default=dict)
+    language = models.CharField(max_length=8, default="ko")
+    state = models.CharField(_("state"), max_length=8, choices=State, default=State.PENDING)
+    progress = models.PositiveSmallIntegerField(_("progress"), default=0)  # percent
+    total_rows = models.PositiveIntegerField(null=True, blank=True)  # expected, for progress
+    row_count = models.PositiveIntegerField(_("rows"), null=True, blank=True)
+    file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
+    file_name = models.CharField(max_length=200, blank=True)  # what the download is called
+    file_size = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    objects = ExportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        indexes = [
+            # /exports/: a member's jobs in an organization, newest first.
+            models.Index(
+                fields=["organization", "created_by", "-created_at"], name="export_member_created"
+            ),
+            # The sweep for stuck jobs and the purge of expired files.
+            models.Index(fields=["state", "created_at"], name="export_state_created"),
+            models.Index(fields=["expires_at"], name="export_expires"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (self.State.PENDING, self.State.RUNNING)
+
+    def is_expired(self, now: dt.datetime | None = None) -> bool:
+        return (now or timezone.now()) >= self.expires_at

@@ -142,3 +142,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
 }
+
+# Exports: how long a finished file is kept, and how long one job may run.
+EXPORT_EXPIRY_DAYS = envint("EXPORT_EXPIRY_DAYS", "7")
+EXPORT_TIME_LIMIT = envint("EXPORT_TIME_LIMIT", "3600")  # seconds
+CELERY_BEAT_SCHEDULE = {
+    "fail-stuck-exports": {"task": "sendon_results.tasks.fail_stuck_exports", "schedule": 600},
+}
+# A long export must not be handed to a second worker while the first still works on it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": EXPORT_TIME_LIMIT + 3600}
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1

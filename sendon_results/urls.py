@@ -10,6 +10,12 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("results/", views.results, name="results"),
     path("results/<int:pk>/", views.result_detail, name="result_detail"),
+    path("exports/", views.export_list, name="export_list"),
+    path("exports/new/", views.export_create, name="export_create"),
+    path("exports/<int:pk>/row/", views.export_row, name="export_row"),
+    path("exports/<int:pk>/notice/", views.export_notice, name="export_notice"),
+    path("exports/<int:pk>/download/", views.export_download, name="export_download"),
+    path("exports/<int:pk>/retry/", views.export_retry, name="export_retry"),
     path("organizations/switch/", views.switch_organization, name="switch_organization"),
     path("language/", views.switch_language, name="set_language"),
     path(

@@ -4,19 +4,28 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
+from . import exports, tasks
 from .filters import DeliveryFilter, SendRequestFilter, period_presets
+from .forms import ExportRequestForm
 from .middleware import SESSION_KEY
-from .models import SendRequest
+from .models import Export, SendRequest
 from .pagination import paginate
 
+EXPORT_NOTICE_KEY = "export_notice"
+EXPORTS_SHOWN = 50
+CONTENT_TYPES = {
+    Export.Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    Export.Format.CSV: "text/csv; charset=utf-8",
+}
 # Counting stops here: the page says "10,000+" instead of paying for an exact COUNT(*).
 COUNT_LIMIT = 10_000
 
@@ -74,6 +83,8 @@ def results(request: HttpRequest) -> HttpResponse:
         "filter": filterset,
         "period_presets": period_presets(timezone.localdate()),
         "retention_days": settings.RETENTION_DAYS,
+        "export_form": ExportRequestForm(initial={"query": _query_without_cursor(request)}),
+        "export_notice": _export_notice(request),
     }
     status = 200
     if filterset.is_valid():
@@ -102,6 +113,94 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         status = 400
     return _render_page_or_fragment(request, "results/detail.html", "deliveries", context, status)
+
+
+def _query_without_cursor(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return query.urlencode()
+
+
+def _export_notice(request: HttpRequest) -> Export | None:
+    """The export this member started from the list, to say when it is ready."""
+    pk = request.session.get(EXPORT_NOTICE_KEY)
+    if pk is None:
+        return None
+    return Export.objects.for_member(request.user, request.organization).filter(pk=pk).first()
+
+
+def _get_export_for_user(request: HttpRequest, pk: int) -> Export:
+    return get_object_or_404(Export.objects.for_member(request.user, request.organization), pk=pk)
+
+
+def export_list(request: HttpRequest) -> HttpResponse:
+    Export.objects.filter(organization=request.organization).fail_stuck()
+    jobs = Export.objects.for_member(request.user, request.organization).order_by(
+        "-created_at", "-id"
+    )[:EXPORTS_SHOWN]
+    return render(request, "exports/list.html", {"exports": jobs, "now": timezone.now()})
+
+
+def export_row(request: HttpRequest, pk: int) -> HttpResponse:
+    export = _get_export_for_user(request, pk)
+    return render(request, "exports/list.html#row", {"export": export, "now": timezone.now()})
+
+
+def export_notice(request: HttpRequest, pk: int) -> HttpResponse:
+    export = _get_export_for_user(request, pk)
+    if not export.is_active:
+        request.session.pop(EXPORT_NOTICE_KEY, None)  # said once; the exports page keeps it
+    return render(request, "results/list.html#export_notice", {"export_notice": export})
+
+
+@require_POST
+def export_create(request: HttpRequest) -> HttpResponse:
+    form = ExportRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request,
+            _("The export could not be started: %(errors)s") % {"errors": form.errors.as_text()},
+        )
+        return redirect("results")
+    query = form.cleaned_data["query"]
+    check = SendRequestFilter(query, queryset=SendRequest.objects.none(), request=request)
+    if not check.is_valid():
+        messages.error(request, _("Correct the filters first: the export uses them as they are."))
+        return redirect(f"{reverse('results')}?{query.urlencode()}")
+    export, created = exports.request_export(
+        user=request.user, organization=request.organization, kind=form.cleaned_data["kind"],
+        file_format=form.cleaned_data["file_format"], split=form.cleaned_data["split"],
+        query=query,
+    )  # fmt: skip
+    if created:
+        tasks.run_export.delay_on_commit(export.pk)
+    request.session[EXPORT_NOTICE_KEY] = export.pk
+    return redirect(f"{reverse('results')}?{query.urlencode()}")
+
+
+@require_POST
+def export_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    export = _get_export_for_user(request, pk)
+    if export.state == Export.State.FAILED:
+        exports.reset_for_retry(export)
+        tasks.run_export.delay_on_commit(export.pk)
+        messages.info(request, _("Trying the export again."))
+    return redirect("export_list")
+
+
+def export_download(request: HttpRequest, pk: int) -> HttpResponse:
+    export = _get_export_for_user(request, pk)
+    if export.is_expired() or (export.state == Export.State.DONE and not export.file):
+        return render(request, "exports/expired.html", {"export": export}, status=410)
+    if export.state != Export.State.DONE:
+        messages.info(request, _("That file is not ready yet."))
+        return redirect("export_list")
+    return FileResponse(
+        export.file.open("rb"),
+        as_attachment=True,
+        filename=export.file_name,
+        content_type=CONTENT_TYPES[export.file_format],
+    )
 
 
 @require_POST

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django import template
 
-from ..models import Channel, Delivery, format_phone
+from ..exports import describe_filters
+from ..models import Channel, Delivery, Export, format_phone
 from ..result_codes import Explanation, explain
 
 register = template.Library()
@@ -26,3 +27,9 @@ def explanation(delivery: Delivery | dict[str, str]) -> Explanation | None:
 @register.filter
 def channel_label(value: str) -> str:
     return str(Channel(value).label) if value in Channel.values else value
+
+
+@register.filter
+def export_filters(export: Export) -> list[dict[str, str]]:
+    """The filters an export was made with, described as the list page shows them."""
+    return describe_filters(export)
