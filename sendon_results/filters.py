@@ -110,23 +110,35 @@ def _sender_profiles(request: HttpRequest | None) -> QuerySet[SenderProfile]:
 
 
 class SendRequestFilter(PagedFilterSet):
+    # distinct=False throughout: no filter joins, so rows never repeat, and DISTINCT would
+    # make PostgreSQL sort every matching send before it could return the first page.
     status = django_filters.MultipleChoiceFilter(
+        distinct=False,
         label=_("Processing status"),
         choices=SendRequest.Status.choices,
         widget=forms.CheckboxSelectMultiple,
     )
     outcome = django_filters.MultipleChoiceFilter(
+        distinct=False,
         label=_("Delivery outcome"),
         choices=Delivery.Status.choices,
         widget=forms.CheckboxSelectMultiple,
         method="filter_outcome",
     )
-    sender = django_filters.ModelMultipleChoiceFilter(label=_("Sender"), queryset=_sender_profiles)
+    sender = django_filters.ModelMultipleChoiceFilter(
+        distinct=False, label=_("Sender"), queryset=_sender_profiles
+    )
     channel = django_filters.MultipleChoiceFilter(
-        label=_("Channel"), choices=Channel.choices, widget=forms.CheckboxSelectMultiple
+        distinct=False,
+        label=_("Channel"),
+        choices=Channel.choices,
+        widget=forms.CheckboxSelectMultiple,
     )
     source = django_filters.MultipleChoiceFilter(
-        label=_("Source"), choices=Source.choices, widget=forms.CheckboxSelectMultiple
+        distinct=False,
+        label=_("Source"),
+        choices=Source.choices,
+        widget=forms.CheckboxSelectMultiple,
     )
     requested_from = django_filters.DateFilter(
         label=_("From"),
@@ -237,6 +249,7 @@ def period_presets(today: dt.date) -> list[dict[str, object]]:
 
 class DeliveryFilter(PagedFilterSet):
     outcome = django_filters.MultipleChoiceFilter(
+        distinct=False,
         field_name="status",
         label=_("Delivery outcome"),
         choices=Delivery.Status.choices,

@@ -143,8 +143,9 @@ class SendRequest(models.Model):
         SENDING_NOW = "sending_now", _("Sending now")
         CANCELLING = "cancelling", _("Cancelling")
 
+    # No index of its own: every index below starts with the organization.
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="send_requests"
+        Organization, on_delete=models.CASCADE, related_name="send_requests", db_index=False
     )
     external_id = models.CharField(_("platform id"), max_length=100)
     requested_at = models.DateTimeField(_("requested at"))

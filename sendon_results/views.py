@@ -26,8 +26,8 @@ CONTENT_TYPES = {
     Export.Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     Export.Format.CSV: "text/csv; charset=utf-8",
 }
-# Counting stops here: the page says "10,000+" instead of paying for an exact COUNT(*).
-COUNT_LIMIT = 10_000
+# Counting stops here: the page says "1,000+" instead of paying for an exact COUNT(*).
+COUNT_LIMIT = 1_000
 
 
 def _get_send_for_user(request: HttpRequest, pk: int) -> SendRequest:

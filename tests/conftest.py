@@ -41,3 +41,20 @@ def alice(db) -> Account:
 @pytest.fixture
 def bob(db) -> Account:
     return Account("bob-org")
+
+
+@pytest.fixture(autouse=True)
+def _eager_tasks():
+    """Tasks run in the test's own process, whatever CELERY_BROKER_URL says; the one test
+    of a real worker (tests/test_tasks.py) turns this off."""
+    from sendon_results.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"

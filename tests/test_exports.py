@@ -1,0 +1,303 @@
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import shutil
+import subprocess
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from sendon_results import exports
+from sendon_results.models import Delivery, Export
+from tests.factories import make_send
+
+KST = ZoneInfo("Asia/Seoul")
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2", "@SUM(A1)", "\tcmd", "\r=1+1"]
+
+
+def ask(account, query: str = "", *, capture, **choices) -> Export:
+    """Ask for an export from the list page, as the form does, and let the task run."""
+    data = {"kind": "sends", "file_format": "xlsx", "split": "", "query": query, **choices}
+    with capture(execute=True):
+        response = account.client.post("/exports/new/", data)
+    assert response.status_code == 302
+    return Export.objects.filter(created_by=account.user).latest("id")
+
+
+def workbook(export: Export):
+    export.refresh_from_db()
+    assert export.state == Export.State.DONE, export.error
+    with export.file.open("rb") as file:
+        return load_workbook(io.BytesIO(file.read()))
+
+
+@pytest.fixture
+def history(alice):
+    at = dt.datetime(2026, 11, 20, 14, 3, tzinfo=KST)
+    sends = [
+        make_send(
+            alice.organization,
+            sender=alice.phone,
+            requested_at=at - dt.timedelta(days=i),
+            body=f"[한빛] 안내 {i}\n둘째 줄",
+            outcomes=["success", "failure", "success"],
+        )
+        for i in range(5)
+    ]
+    sends.append(
+        make_send(
+            alice.organization,
+            sender=alice.kakao,
+            channel="alimtalk",
+            status="failed",
+            requested_at=at - dt.timedelta(days=30),
+            outcomes=["failure"],
+            source="web",
+        )
+    )
+    return sends
+
+
+def test_sends_layout_reads_back_with_types_and_korean(
+    alice, history, django_capture_on_commit_callbacks
+):
+    export = ask(alice, "requested_from=2026-11-01", capture=django_capture_on_commit_callbacks)
+    book = workbook(export)
+    assert book.sheetnames == ["발송결과"]
+    sheet = book.active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:8] == (
+        "발송 요청 일시",
+        "예약 일시",
+        "채널",
+        "발송 경로",
+        "발신정보",
+        "제목",
+        "메시지 본문",
+        "처리상태",
+    )
+    assert len(rows) - 1 == 5 == export.row_count  # the October send is outside the filter
+    first = rows[1]
+    assert first[0] == dt.datetime(2026, 11, 20, 14, 3)  # Korea wall-clock time
+    assert first[2] == "SMS" and first[7] == "처리완료"
+    assert first[6] == "[한빛] 안내 0\n둘째 줄"
+    assert first[8:11] == (3, 2, 1)  # recipients, success, failure as numbers
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:P6"
+    assert sheet.column_dimensions["G"].width == 60
+    assert sheet["A2"].is_date
+    assert export.file_name == "발송결과_2026-11-16_2026-11-20.xlsx"
+
+
+def test_deliveries_layout_keeps_to_the_outcome_filter(
+    alice, history, django_capture_on_commit_callbacks
+):
+    export = ask(
+        alice, "outcome=failure", kind="deliveries", capture=django_capture_on_commit_callbacks
+    )
+    rows = list(workbook(export).active.iter_rows(values_only=True))
+    header, data = rows[0], rows[1:]
+    assert "수신번호" in header and "결과 코드" in header
+    assert len(data) == Delivery.objects.filter(status="failure").count() == 6
+    outcome = header.index("발송 현황")
+    assert {row[outcome] for row in data} == {"실패"}
+    explanation = data[0][header.index("결과")]
+    assert explanation == "발신번호 미등록"  # 3019 over SMS, explained
+    assert export.file_name.startswith("수신자별_발송결과_")
+
+
+@pytest.mark.parametrize("file_format", ["xlsx", "csv"])
+def test_formula_like_text_stays_text(alice, file_format, django_capture_on_commit_callbacks):
+    for i, body in enumerate(FORMULAS):
+        make_send(alice.organization, sender=alice.phone, body=body, external_id=f"f{i}")
+    export = ask(alice, file_format=file_format, capture=django_capture_on_commit_callbacks)
+    if file_format == "xlsx":
+        sheet = workbook(export).active
+        cells = [row[6] for row in sheet.iter_rows(min_row=2)]
+        assert sorted(c.value for c in cells) == sorted(FORMULAS)
+        assert all(c.data_type == "s" and c.quotePrefix for c in cells)
+    else:
+        export.refresh_from_db()
+        text = export.file.open("rb").read().decode("utf-8-sig")
+        bodies = [row[6] for row in list(csv.reader(io.StringIO(text)))[1:]]
+        assert sorted(bodies) == sorted(f"'{body}" for body in FORMULAS)
+
+
+def test_csv_has_a_byte_order_mark_and_every_row(
+    alice, history, django_capture_on_commit_callbacks
+):
+    export = ask(
+        alice, kind="deliveries", file_format="csv", capture=django_capture_on_commit_callbacks
+    )
+    export.refresh_from_db()
+    raw = export.file.open("rb").read()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0][0] == "발송 요청 일시"
+    assert len(rows) - 1 == Delivery.objects.count() == export.row_count
+    assert rows[1][0] == "2026-11-20 14:03:00"
+
+
+def test_empty_filter_gives_headers_and_says_zero_rows(
+    alice, history, django_capture_on_commit_callbacks
+):
+    export = ask(alice, "status=cancelled", capture=django_capture_on_commit_callbacks)
+    rows = list(workbook(export).active.iter_rows(values_only=True))
+    assert len(rows) == 1 and rows[0][0] == "발송 요청 일시"
+    assert export.row_count == 0
+    assert "0행: 머리글만" in alice.client.get("/exports/").content.decode()
+
+
+def test_over_the_sheet_limit_the_export_goes_on_in_a_second_sheet(
+    alice, history, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(exports, "XLSX_MAX_DATA_ROWS", 4)
+    book = workbook(ask(alice, capture=django_capture_on_commit_callbacks))
+    assert book.sheetnames == ["발송결과", "발송결과 (2)"]
+    assert [book[name].max_row - 1 for name in book.sheetnames] == [4, 2]
+
+
+def test_split_by_channel_gives_a_sheet_each(alice, history, django_capture_on_commit_callbacks):
+    book = workbook(ask(alice, split="channel", capture=django_capture_on_commit_callbacks))
+    assert sorted(book.sheetnames) == ["발송결과 - SMS", "발송결과 - 알림톡"]
+    assert book["발송결과 - 알림톡"].max_row == 2
+
+
+def test_download_names_the_file_in_korean_for_every_browser(
+    alice, history, django_capture_on_commit_callbacks
+):
+    export = ask(alice, capture=django_capture_on_commit_callbacks)
+    response = alice.client.get(f"/exports/{export.pk}/download/")
+    assert response.status_code == 200
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert "filename*=utf-8''%EB%B0%9C%EC%86%A1%EA%B2%B0%EA%B3%BC_" in disposition
+    assert b"".join(response.streaming_content)[:2] == b"PK"
+
+
+def test_another_member_or_organization_gets_404(
+    alice, bob, history, django_capture_on_commit_callbacks
+):
+    export = ask(alice, capture=django_capture_on_commit_callbacks)
+    export.state = Export.State.FAILED
+    export.save()
+    for url in (f"/exports/{export.pk}/download/", f"/exports/{export.pk}/row/",
+                f"/exports/{export.pk}/notice/"):  # fmt: skip
+        assert bob.client.get(url).status_code == 404, url
+    assert bob.client.post(f"/exports/{export.pk}/retry/").status_code == 404
+    assert f'id="export-{export.pk}"' in alice.client.get("/exports/").content.decode()
+    assert f'id="export-{export.pk}"' not in bob.client.get("/exports/").content.decode()
+    assert Export.objects.get(pk=export.pk).state == Export.State.FAILED
+
+
+def test_a_double_click_starts_one_job(alice, history, django_capture_on_commit_callbacks):
+    first = ask(alice, "status=completed", capture=django_capture_on_commit_callbacks)
+    second = ask(alice, "status=completed", capture=django_capture_on_commit_callbacks)
+    assert first.pk == second.pk
+    third = ask(alice, "status=failed", capture=django_capture_on_commit_callbacks)
+    assert third.pk != first.pk
+
+
+def test_a_task_that_fails_halfway_leaves_a_failed_job_and_no_file(
+    alice, history, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(exports, "PROGRESS_EVERY", 2)
+
+    def broken_progress(written: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    real_write = exports.write_xlsx
+    monkeypatch.setattr(
+        exports, "write_xlsx",
+        lambda path, rows, **kw: real_write(path, rows, **{**kw, "on_progress": broken_progress}),
+    )  # fmt: skip
+    export = ask(alice, capture=django_capture_on_commit_callbacks)
+    export.refresh_from_db()
+    assert export.state == Export.State.FAILED
+    assert "디스크 공간이 부족" in export.error
+    assert not export.file
+    assert list((Path(settings.MEDIA_ROOT) / "tmp").iterdir()) == []  # no half-written file
+    page = alice.client.get("/exports/").content.decode()
+    assert "디스크 공간이 부족" in page and "다시 시도" in page
+    assert alice.client.get(f"/exports/{export.pk}/download/").status_code == 302
+
+    monkeypatch.setattr(exports, "write_xlsx", real_write)
+    with django_capture_on_commit_callbacks(execute=True):
+        alice.client.post(f"/exports/{export.pk}/retry/")
+    export.refresh_from_db()
+    assert export.state == Export.State.DONE and export.row_count == 6
+
+
+def test_a_redelivered_job_starts_over(
+    alice, history, settings, django_capture_on_commit_callbacks
+):
+    export = ask(alice, capture=django_capture_on_commit_callbacks)
+    Export.objects.filter(pk=export.pk).update(state=Export.State.RUNNING, progress=40)
+    temp = Path(settings.MEDIA_ROOT) / "tmp" / f"export-{export.pk}-dead.part"
+    temp.write_bytes(b"half a file")
+    exports.run_export(export.pk)
+    export.refresh_from_db()
+    assert export.state == Export.State.DONE and not temp.exists()
+
+
+def test_a_stuck_job_is_marked_failed(alice, history, settings, django_capture_on_commit_callbacks):
+    export = ask(alice, capture=django_capture_on_commit_callbacks)
+    Export.objects.filter(pk=export.pk).update(
+        state=Export.State.RUNNING,
+        created_at=timezone.now() - dt.timedelta(seconds=settings.EXPORT_TIME_LIMIT + 601),
+    )
+    page = alice.client.get("/exports/").content.decode()
+    export.refresh_from_db()
+    assert export.state == Export.State.FAILED
+    assert "허용된 시간을 넘겨" in page
+
+
+def test_an_expired_file_says_so(alice, history, django_capture_on_commit_callbacks):
+    export = ask(alice, capture=django_capture_on_commit_callbacks)
+    Export.objects.filter(pk=export.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))
+    response = alice.client.get(f"/exports/{export.pk}/download/")
+    assert response.status_code == 410
+    assert "이 파일은 만료되었습니다" in response.content.decode()
+
+
+def test_the_list_page_says_when_the_export_is_ready(
+    alice, history, django_capture_on_commit_callbacks
+):
+    export = ask(alice, "channel=sms", capture=django_capture_on_commit_callbacks)
+    html = alice.client.get("/results/?channel=sms").content.decode()
+    assert "내보낼 파일이 준비되었습니다" in html
+    assert f"/exports/{export.pk}/download/" in html
+
+
+def test_an_export_of_an_invalid_filter_is_refused(alice, history):
+    response = alice.client.post(
+        "/exports/new/", {"kind": "sends", "file_format": "xlsx", "query": "status=bogus"}
+    )
+    assert response.status_code == 302
+    assert not Export.objects.exists()
+    assert "검색 조건을 먼저 고치세요" in alice.client.get(response.url).content.decode()
+
+
+def test_libreoffice_opens_the_file_and_gives_back_every_row(
+    alice, history, tmp_path, django_capture_on_commit_callbacks
+):
+    if not shutil.which("soffice"):
+        pytest.fail("LibreOffice is missing: run `make system-packages`")
+    make_send(alice.organization, sender=alice.phone, body='=HYPERLINK("http://x","y")')
+    export = ask(alice, kind="deliveries", capture=django_capture_on_commit_callbacks)
+    export.refresh_from_db()
+    source = tmp_path / "export.xlsx"
+    source.write_bytes(export.file.open("rb").read())
+    subprocess.run(
+        ["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
+         "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1", "--outdir", str(tmp_path),
+         str(source)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    rows = list(csv.reader((tmp_path / "export.csv").open(encoding="utf-8")))
+    assert len(rows) - 1 == export.row_count == Delivery.objects.count()
+    assert any(row[4] == '=HYPERLINK("http://x","y")' for row in rows)  # shown, not evaluated
