@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test system-packages bench lint
+.PHONY: install run test system-packages bench bench-export lint
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
@@ -36,3 +36,9 @@ lint: install
 # The list page on a large PostgreSQL data set; see README "Performance".
 bench: install
 	$(BIN)/python manage.py bench_results $(BENCH_ARGS)
+
+# A per-recipient export of ROWS deliveries, end to end; see README "Exports".
+ROWS ?= 1000000
+bench-export: install
+	$(BIN)/python manage.py bench_export --rows $(ROWS) --libreoffice
+	$(BIN)/python manage.py bench_export --rows $(ROWS) --format csv

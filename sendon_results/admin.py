@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import Delivery, Membership, Organization, SenderProfile, SendRequest
+from .models import Delivery, Export, Membership, Organization, SenderProfile, SendRequest
 
 
 class MembershipInline(admin.TabularInline):
@@ -64,3 +64,14 @@ class DeliveryAdmin(admin.ModelAdmin):
     search_fields = ["=recipient", "=external_id", "=send_request__external_id"]
     raw_id_fields = ["send_request", "organization"]
     show_full_result_count = False
+
+
+@admin.register(Export)
+class ExportAdmin(admin.ModelAdmin):
+    list_display = ["id", "organization", "created_by", "kind", "file_format", "state",
+                    "row_count", "created_at", "expires_at"]  # fmt: skip
+    list_filter = ["state", "kind", "file_format"]
+    list_select_related = ["organization", "created_by"]
+    raw_id_fields = ["organization", "created_by"]
+    readonly_fields = ["file", "file_name", "file_size", "row_count", "total_rows", "progress",
+                       "started_at", "finished_at", "error"]  # fmt: skip

@@ -122,11 +122,14 @@ def _query_without_cursor(request: HttpRequest) -> str:
 
 
 def _export_notice(request: HttpRequest) -> Export | None:
-    """The export this member started from the list, to say when it is ready."""
+    """The export this member started from the list, to say when it is ready (once)."""
     pk = request.session.get(EXPORT_NOTICE_KEY)
     if pk is None:
         return None
-    return Export.objects.for_member(request.user, request.organization).filter(pk=pk).first()
+    export = Export.objects.for_member(request.user, request.organization).filter(pk=pk).first()
+    if export is None or not export.is_active:
+        request.session.pop(EXPORT_NOTICE_KEY, None)
+    return export
 
 
 def _get_export_for_user(request: HttpRequest, pk: int) -> Export:

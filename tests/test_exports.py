@@ -9,7 +9,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
+from django.db import connection
+from django.utils import timezone, translation
 from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 
@@ -304,3 +305,37 @@ def test_libreoffice_opens_the_file_and_gives_back_every_row(
     rows = list(csv.reader((tmp_path / "export.csv").open(encoding="utf-8")))
     assert len(rows) - 1 == export.row_count == Delivery.objects.count()
     assert any(row[4] == '=HYPERLINK("http://x","y")' for row in rows)  # shown, not evaluated
+
+
+def test_the_ready_notice_is_shown_once(alice, history, django_capture_on_commit_callbacks):
+    ask(alice, capture=django_capture_on_commit_callbacks)
+    assert "내보낼 파일이 준비되었습니다" in alice.client.get("/results/").content.decode()
+    assert "내보낼 파일이 준비되었습니다" not in alice.client.get("/results/").content.decode()
+
+
+@pytest.mark.parametrize("kind", ["sends", "deliveries"])
+def test_postgresql_copy_writes_the_same_csv_as_python(alice, history, tmp_path, kind):
+    """CSV on PostgreSQL goes through COPY, the database formatting each cell: it must give
+    exactly what the Python writer gives, cell for cell."""
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's: runs in the PostgreSQL pass of .ci/run")
+    for i, body in enumerate(FORMULAS):
+        make_send(
+            alice.organization, sender=alice.kakao, channel="alimtalk", body=body,
+            external_id=f"=x{i}", scheduled_at=timezone.now(), fallback=True,
+            outcomes=["failure", "sending", "success"],
+            recipients=["15881234", "021234567", "0317654321"],
+        )  # fmt: skip
+    Delivery.objects.filter(status="failure").update(
+        result_code="3020", recipient_name="-이름", result_message="@원문"
+    )
+    Delivery.objects.filter(status="sending").update(result_code="9999", result_message="=원문")
+    export = Export(organization=alice.organization, created_by=alice.user, kind=kind,
+                    filters={}, expires_at=timezone.now())  # fmt: skip
+    with translation.override("ko"):
+        exports.write_csv(tmp_path / "python.csv", exports.export_rows(export))
+        count = exports.copy_csv(tmp_path / "copy.csv", exports.export_rows(export))
+    python = list(csv.reader((tmp_path / "python.csv").open(encoding="utf-8-sig")))
+    copied = list(csv.reader((tmp_path / "copy.csv").open(encoding="utf-8-sig")))
+    assert count == len(copied) - 1 > 6
+    assert copied == python

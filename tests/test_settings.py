@@ -48,5 +48,6 @@ def test_admin_pages_answer_for_staff(admin_client, alice):
         "/admin/sendon_results/delivery/?q=01090000000",
         "/admin/sendon_results/organization/",
         "/admin/sendon_results/senderprofile/",
+        "/admin/sendon_results/export/",
     ):
         assert admin_client.get(url).status_code == 200, url

@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.utils import timezone
+from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Account
@@ -85,3 +86,39 @@ def test_bad_filter_shows_a_message_in_the_page(page: Page, live_server):
     sign_in(page, live_server.url, alice)
     page.goto(f"{live_server.url}/results/?requested_from=2026-11-20&requested_to=2026-11-01")
     expect(page.get_by_role("alert")).to_contain_text("끝 날짜가 시작 날짜(2026-11-20)보다")
+
+
+def test_export_the_filtered_list_and_download_it(page: Page, live_server, tmp_path):
+    alice = Account("내보내기상사")
+    now = timezone.now()
+    for i in range(4):
+        make_send(
+            alice.organization,
+            sender=alice.phone,
+            body=f"[안내] 발송 {i}",
+            requested_at=now - dt.timedelta(hours=i + 1),
+            outcomes=["success", "failure"],
+        )
+    make_send(alice.organization, sender=alice.kakao, channel="alimtalk", outcomes=["success"])
+    sign_in(page, live_server.url, alice)
+    page.get_by_role("checkbox", name="실패", exact=True).check()
+    expect(page).to_have_url(re.compile(r"outcome=failure"))
+    page.get_by_label("형식", exact=True).select_option("deliveries")
+    page.get_by_role("button", name="엑셀 다운로드").click()
+    notice = page.locator("#export-notice")
+    expect(notice).to_contain_text("내보낼 파일이 준비되었습니다")
+    expect(notice).to_contain_text("4행")
+    page.screenshot(path=tmp_path / "export-ready.png")
+    with page.expect_download() as download:
+        notice.get_by_role("link", name="다운로드").click()
+    assert download.value.suggested_filename.startswith("수신자별_발송결과_")
+    saved = tmp_path / "export.xlsx"
+    download.value.save_as(saved)
+    sheet = load_workbook(saved).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 5  # the header and the four failed recipients
+    assert {row[rows[0].index("발송 현황")] for row in rows[1:]} == {"실패"}
+
+    page.get_by_role("link", name="내보내기", exact=True).click()
+    expect(page.locator("table.exports-table tbody tr")).to_have_count(1)
+    expect(page.locator("table.exports-table")).to_contain_text("완료")
