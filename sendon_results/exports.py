@@ -1,8 +1,9 @@
 """Excel and CSV exports of the results list: a filter in, a file out.
 
-Rows stream from a server-side cursor into openpyxl's write-only workbook (or a CSV
-writer), so memory stays flat whatever the size. The file is written to a temporary file
-and handed to Django's storage only when complete: a half-written file is never offered.
+Rows stream from a server-side cursor into xlsxwriter's constant-memory workbook or a CSV
+writer (on PostgreSQL, CSV comes straight out of COPY), so memory stays flat whatever the
+size. The file is written to a temporary file and handed to Django's storage only when
+complete: a half-written file is never offered.
 """
 
 from __future__ import annotations

@@ -158,6 +158,8 @@ def export_notice(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def export_create(request: HttpRequest) -> HttpResponse:
+    if request.organization is None:
+        raise Http404("no organization")
     form = ExportRequestForm(request.POST)
     if not form.is_valid():
         messages.error(
