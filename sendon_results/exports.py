@@ -35,7 +35,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from .filters import SendRequestFilter, normalize_phone
+from . import statements
+from .filters import SendRequestFilter, korea_day_start, normalize_phone
 from .models import (
     Channel,
     Delivery,
@@ -545,22 +546,27 @@ def file_name(export: Export, rows: Rows) -> str:
     return f"{stem.replace(' ', '_')}_{period}.{export.file_format}"
 
 
+def filters_from_query(query: QueryDict) -> dict[str, list[str]]:
+    """The list's GET parameters as saved on an export: no page position, no empty values."""
+    return {
+        name: [value for value in values if value]
+        for name, values in query.lists()
+        if name != "cursor" and any(values)
+    }
+
+
 def request_export(
     *,
     user: Any,
     organization: Organization,
     kind: str,
     file_format: str,
-    split: str,
-    query: QueryDict,
+    filters: dict[str, list[str]],
+    split: str = "",
 ) -> tuple[Export, bool]:
-    """The member's export of this filter: a new pending job, or the same one asked for
-    within the last minute (a double click does not start two jobs). Returns (job, created)."""
-    filters = {
-        name: [value for value in values if value]
-        for name, values in query.lists()
-        if name != "cursor" and any(values)
-    }
+    """The member's export (or statement) of these filters: a new pending job, or the same
+    one asked for within the last minute (a double click does not start two jobs).
+    Returns (job, created)."""
     now = timezone.now()
     with transaction.atomic():
         # One member's requests take turns, so two clicks cannot both see "no recent job".
@@ -577,16 +583,29 @@ def request_export(
             split=split, filters=filters, language=translation.get_language() or "ko",
             expires_at=now + dt.timedelta(days=settings.EXPORT_EXPIRY_DAYS),
         )  # fmt: skip
+        if kind == Export.Kind.STATEMENT:
+            # A statement lives as long as the records it sums up, so it can be verified.
+            _, end = statements.period_of(export)
+            export.expires_at = korea_day_start(end) + dt.timedelta(
+                days=settings.RETENTION_DAYS + 1
+            )
+            export.number = statements.statement_number(export)
+            export.verification_code = statements.new_verification_code()
+            export.save(update_fields=["expires_at", "number", "verification_code"])
     return export, True
 
 
 def reset_for_retry(export: Export) -> None:
     """Put a failed job back in the queue's hands, as if asked for now."""
     now = timezone.now()
+    expires_at = (
+        export.expires_at  # a statement's life follows its records, not its retries
+        if export.kind == Export.Kind.STATEMENT
+        else now + dt.timedelta(days=settings.EXPORT_EXPIRY_DAYS)
+    )
     Export.objects.filter(pk=export.pk, state=Export.State.FAILED).update(
         state=Export.State.PENDING, progress=0, error="", row_count=None, total_rows=None,
-        created_at=now, started_at=None, finished_at=None,
-        expires_at=now + dt.timedelta(days=settings.EXPORT_EXPIRY_DAYS),
+        created_at=now, started_at=None, finished_at=None, expires_at=expires_at,
     )  # fmt: skip
 
 
@@ -602,7 +621,7 @@ def run_export(export_id: int) -> None:
     ).update(state=Export.State.RUNNING, started_at=now, progress=0, error="")
     if not claimed:
         return
-    export = Export.objects.select_related("organization").get(pk=export_id)
+    export = Export.objects.select_related("organization", "created_by").get(pk=export_id)
     temp_dir = Path(settings.MEDIA_ROOT) / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     for stale in temp_dir.glob(f"export-{export.pk}-*"):  # left by a worker that died
@@ -612,23 +631,10 @@ def run_export(export_id: int) -> None:
     temp = Path(name)
     try:
         with translation.override(export.language):
-            rows = export_rows(export)
-            Export.objects.filter(pk=export.pk).update(total_rows=rows.total)
-
-            def report(written: int) -> None:
-                percent = min(99, written * 100 // max(rows.total, 1))
-                Export.objects.filter(pk=export.pk, state=Export.State.RUNNING).update(
-                    progress=percent
-                )
-
-            if export.file_format == Export.Format.CSV and connection.vendor == "postgresql":
-                count = copy_csv(temp, rows)
-            elif export.file_format == Export.Format.CSV:
-                count = write_csv(temp, rows, on_progress=report)
+            if export.kind == Export.Kind.STATEMENT:
+                count = statements.write_statement(temp, export)
             else:
-                split = {"source": SOURCE, "channel": CHANNEL}.get(export.split)
-                count = write_xlsx(temp, rows, split_column=split, on_progress=report)
-            export.file_name = file_name(export, rows)
+                count = _write_rows(temp, export)
         with temp.open("rb") as file:
             export.file.save(f"{uuid.uuid4().hex}.{export.file_format}", File(file), save=False)
         export.file_size = export.file.size
@@ -638,7 +644,7 @@ def run_export(export_id: int) -> None:
         export.finished_at = timezone.now()
         export.save(
             update_fields=["file", "file_name", "file_size", "row_count", "state", "progress",
-                           "finished_at"]
+                           "finished_at", "figures", "fingerprint"]
         )  # fmt: skip
         logger.info("export %s: %s rows, %s bytes", export.pk, count, export.file_size)
     except Exception as error:
@@ -648,6 +654,27 @@ def run_export(export_id: int) -> None:
         )
     finally:
         temp.unlink(missing_ok=True)
+
+
+def _write_rows(path: Path, export: Export) -> int:
+    """The export's file of rows at `path`, in its format; returns the rows written."""
+    rows = export_rows(export)
+    Export.objects.filter(pk=export.pk).update(total_rows=rows.total)
+
+    def report(written: int) -> None:
+        Export.objects.filter(pk=export.pk, state=Export.State.RUNNING).update(
+            progress=min(99, written * 100 // max(rows.total, 1))
+        )
+
+    if export.file_format == Export.Format.CSV and connection.vendor == "postgresql":
+        count = copy_csv(path, rows)
+    elif export.file_format == Export.Format.CSV:
+        count = write_csv(path, rows, on_progress=report)
+    else:
+        split = {"source": SOURCE, "channel": CHANNEL}.get(export.split)
+        count = write_xlsx(path, rows, split_column=split, on_progress=report)
+    export.file_name = file_name(export, rows)
+    return count
 
 
 def _readable(error: Exception) -> str:

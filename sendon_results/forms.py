@@ -1,19 +1,89 @@
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django import forms
+from django.conf import settings
 from django.http import QueryDict
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Export
+from .models import Channel, Export, Organization, SenderProfile
 
 
 class ExportRequestForm(forms.Form):
     """Asks for an export of the list as it is filtered now (its query string)."""
 
-    kind = forms.ChoiceField(label=_("Layout"), choices=Export.Kind.choices)
-    file_format = forms.ChoiceField(label=_("Format"), choices=Export.Format.choices)
+    kind = forms.ChoiceField(
+        label=_("Layout"),
+        choices=[(k.value, k.label) for k in (Export.Kind.SENDS, Export.Kind.DELIVERIES)],
+    )
+    file_format = forms.ChoiceField(
+        label=_("Format"),
+        choices=[(f.value, f.label) for f in (Export.Format.XLSX, Export.Format.CSV)],
+    )
     split = forms.ChoiceField(label=_("Sheets"), choices=Export.Split.choices, required=False)
     query = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
 
     def clean_query(self) -> QueryDict:
         return QueryDict(self.cleaned_data["query"])
+
+
+class StatementForm(forms.Form):
+    """A period (a calendar month by default) and, optionally, one sender and one channel."""
+
+    period_from = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    period_to = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    sender = forms.ModelChoiceField(
+        label=_("Sender"), queryset=SenderProfile.objects.none(), required=False,
+        empty_label=_("All senders"),
+    )  # fmt: skip
+    channel = forms.ChoiceField(
+        label=_("Channel"), choices=[("", _("All channels")), *Channel.choices], required=False
+    )
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sender"].queryset = SenderProfile.objects.filter(organization=organization)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start, end = cleaned.get("period_from"), cleaned.get("period_to")
+        if not start or not end:
+            return cleaned
+        today = timezone.localdate()
+        oldest = today - dt.timedelta(days=settings.RETENTION_DAYS)
+        if end < start:
+            raise forms.ValidationError(_("The period ends before it starts."))
+        if end > today:
+            raise forms.ValidationError(
+                _("The period cannot reach into the future: end it on %(today)s or before.")
+                % {"today": today.isoformat()}
+            )
+        if (end - start).days >= 366:
+            raise forms.ValidationError(_("A statement covers at most one year."))
+        if start < oldest:
+            raise forms.ValidationError(
+                _("Records are kept for %(days)s days: start the period on %(oldest)s or later.")
+                % {"days": settings.RETENTION_DAYS, "oldest": oldest.isoformat()}
+            )
+        return cleaned
+
+    def filters(self) -> dict[str, list[str]]:
+        data = self.cleaned_data
+        filters = {
+            "from": [data["period_from"].isoformat()],
+            "to": [data["period_to"].isoformat()],
+        }
+        if data.get("sender"):
+            filters["sender"] = [str(data["sender"].pk)]
+        if data.get("channel"):
+            filters["channel"] = [data["channel"]]
+        return filters
+
+
+def last_month(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The calendar month before today's: the usual statement for accounting."""
+    end = today.replace(day=1) - dt.timedelta(days=1)
+    return end.replace(day=1), end

@@ -374,15 +374,18 @@ class ExportQuerySet(models.QuerySet["Export"]):
 
 
 class Export(models.Model):
-    """A file a user asked for: the current list filter as Excel or CSV."""
+    """A file a user asked for: the current list filter as Excel or CSV, or a PDF send
+    statement (발송내역서) for a period."""
 
     class Kind(models.TextChoices):
         SENDS = "sends", _("One row per send")
         DELIVERIES = "deliveries", _("One row per recipient")
+        STATEMENT = "statement", _("Send statement")
 
     class Format(models.TextChoices):
         XLSX = "xlsx", "Excel (.xlsx)"
         CSV = "csv", "CSV (UTF-8)"
+        PDF = "pdf", "PDF"
 
     class Split(models.TextChoices):
         NONE = "", _("One sheet")
@@ -414,6 +417,15 @@ class Export(models.Model):
     file_name = models.CharField(max_length=200, blank=True)  # what the download is called
     file_size = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Send statements only: their number, the code that verifies them, and the figures they
+    # print (kept, so the verification page shows them as long as the statement lives).
+    # NULL, not "", for the other exports: both are unique among statements.
+    number = models.CharField(  # noqa: DJ001
+        _("statement number"), max_length=32, unique=True, null=True
+    )
+    verification_code = models.CharField(max_length=16, unique=True, null=True)  # noqa: DJ001
+    figures = models.JSONField(null=True, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True)  # SHA-256 of the figures
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -61,7 +61,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 INSTALLED_APPS = [
-    "sendon_results",
+    "sendon_results.apps.SendonResultsConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -141,7 +141,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    # WeasyPrint narrates every rendering step at INFO.
+    "loggers": {"weasyprint": {"level": "WARNING"}},
 }
+
+# The address printed on send statements for their verification page.
+PUBLIC_BASE_URL = os.getenv("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Verification attempts one address may make in ten minutes.
+VERIFY_RATE_LIMIT = envint("VERIFY_RATE_LIMIT", "30")
 
 # Exports: how long a finished file is kept, and how long one job may run.
 EXPORT_EXPIRY_DAYS = envint("EXPORT_EXPIRY_DAYS", "7")

@@ -16,6 +16,8 @@ urlpatterns = [
     path("exports/<int:pk>/notice/", views.export_notice, name="export_notice"),
     path("exports/<int:pk>/download/", views.export_download, name="export_download"),
     path("exports/<int:pk>/retry/", views.export_retry, name="export_retry"),
+    path("statements/", views.statement_list, name="statement_list"),
+    path("statements/verify/<str:code>/", views.statement_verify, name="statement_verify"),
     path("organizations/switch/", views.switch_organization, name="switch_organization"),
     path("language/", views.switch_language, name="set_language"),
     path(

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,7 +16,7 @@ from django.views.i18n import set_language
 
 from . import exports, tasks
 from .filters import DeliveryFilter, SendRequestFilter, period_presets
-from .forms import ExportRequestForm
+from .forms import ExportRequestForm, StatementForm, last_month
 from .middleware import SESSION_KEY
 from .models import Export, SendRequest
 from .pagination import paginate
@@ -25,6 +26,7 @@ EXPORTS_SHOWN = 50
 CONTENT_TYPES = {
     Export.Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     Export.Format.CSV: "text/csv; charset=utf-8",
+    Export.Format.PDF: "application/pdf",
 }
 # Counting stops here: the page says "1,000+" instead of paying for an exact COUNT(*).
 COUNT_LIMIT = 1_000
@@ -138,9 +140,11 @@ def _get_export_for_user(request: HttpRequest, pk: int) -> Export:
 
 def export_list(request: HttpRequest) -> HttpResponse:
     Export.objects.filter(organization=request.organization).fail_stuck()
-    jobs = Export.objects.for_member(request.user, request.organization).order_by(
-        "-created_at", "-id"
-    )[:EXPORTS_SHOWN]
+    jobs = (
+        Export.objects.for_member(request.user, request.organization)
+        .exclude(kind=Export.Kind.STATEMENT)
+        .order_by("-created_at", "-id")[:EXPORTS_SHOWN]
+    )
     return render(request, "exports/list.html", {"exports": jobs, "now": timezone.now()})
 
 
@@ -175,7 +179,7 @@ def export_create(request: HttpRequest) -> HttpResponse:
     export, created = exports.request_export(
         user=request.user, organization=request.organization, kind=form.cleaned_data["kind"],
         file_format=form.cleaned_data["file_format"], split=form.cleaned_data["split"],
-        query=query,
+        filters=exports.filters_from_query(query),
     )  # fmt: skip
     if created:
         tasks.run_export.delay_on_commit(export.pk)
@@ -206,6 +210,60 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponse:
         filename=export.file_name,
         content_type=CONTENT_TYPES[export.file_format],
     )
+
+
+def statement_list(request: HttpRequest) -> HttpResponse:
+    if request.organization is None:
+        raise Http404("no organization")
+    start, end = last_month(timezone.localdate())
+    form = StatementForm(
+        request.POST or None,
+        organization=request.organization,
+        initial={"period_from": start, "period_to": end},
+    )
+    if request.method == "POST" and form.is_valid():
+        export, created = exports.request_export(
+            user=request.user, organization=request.organization,
+            kind=Export.Kind.STATEMENT, file_format=Export.Format.PDF, filters=form.filters(),
+        )  # fmt: skip
+        if created:
+            tasks.run_export.delay_on_commit(export.pk)
+        return redirect("statement_list")
+    Export.objects.filter(organization=request.organization).fail_stuck()
+    issued = (
+        Export.objects.for_member(request.user, request.organization)
+        .filter(kind=Export.Kind.STATEMENT)
+        .order_by("-created_at", "-id")[:EXPORTS_SHOWN]
+    )
+    status = 400 if form.errors else 200
+    return render(
+        request,
+        "statements/list.html",
+        {"form": form, "statements": issued, "now": timezone.now()},
+        status=status,
+    )
+
+
+@login_not_required
+def statement_verify(request: HttpRequest, code: str) -> HttpResponse:
+    """Public: the figures of the statement with this code, and nothing else."""
+    address = request.META.get("REMOTE_ADDR", "")
+    key = f"verify-attempts:{address}"
+    attempts = cache.get_or_set(key, 0, timeout=600)
+    if attempts >= settings.VERIFY_RATE_LIMIT:
+        return render(request, "statements/verify.html", {"limited": True}, status=429)
+    cache.incr(key)
+    normalized = code.replace("-", "").upper()
+    statement = (
+        Export.objects.filter(
+            kind=Export.Kind.STATEMENT, state=Export.State.DONE,
+            verification_code=normalized, expires_at__gt=timezone.now(),
+        ).first()
+        if len(normalized) == 12 else None
+    )  # fmt: skip
+    if statement is None:
+        return render(request, "statements/verify.html", {"code": code}, status=404)
+    return render(request, "statements/verify.html", {"statement": statement, "code": code})
 
 
 @require_POST

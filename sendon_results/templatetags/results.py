@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import template
 
 from ..exports import describe_filters
-from ..models import Channel, Delivery, Export, format_phone
+from ..models import Channel, Delivery, Export, SenderProfile, format_phone
 from ..result_codes import Explanation, explain
 
 register = template.Library()
@@ -33,3 +35,27 @@ def channel_label(value: str) -> str:
 def export_filters(export: Export) -> list[dict[str, str]]:
     """The filters an export was made with, described as the list page shows them."""
     return describe_filters(export)
+
+
+@register.filter
+def get_item(mapping: dict[str, str], key: str) -> str:
+    return mapping.get(key, key)
+
+
+@register.filter
+def points(value: str) -> str:
+    """A decimal string as printed on a statement: 1,234.5 → "1,234.50"; whole → "1,234"."""
+    amount = Decimal(value)
+    return f"{amount:,.0f}" if amount == amount.to_integral() else f"{amount:,.2f}"
+
+
+@register.filter
+def statement_options(export: Export) -> list[str]:
+    """A statement's narrowing options (sender, channel), as words."""
+    options = [
+        str(profile)
+        for profile in SenderProfile.objects.filter(
+            organization_id=export.organization_id, pk__in=export.filters.get("sender", [])
+        )
+    ]
+    return options + [channel_label(c) for c in export.filters.get("channel", [])]
