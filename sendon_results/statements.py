@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+import threading
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,7 @@ from django.db.models.functions import TruncDate
 from django.template.loader import render_to_string
 from django.utils import timezone
 from weasyprint import HTML
+from weasyprint.text.fonts import FontConfiguration
 
 from .filters import korea_day_start
 from .models import Channel, Delivery, Export, SenderProfile, SendRequest
@@ -34,6 +36,10 @@ FONTS = ("NanumGothic-Regular.woff2", "NanumGothic-Bold.woff2")
 # Crockford's base32 without look-alikes: a code read off paper is typed back right.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 OUTCOMES = ("success", "failure", "sending")
+# Decoding the WOFF2 fonts takes seconds; a FontConfiguration kept for the process decodes
+# them once. One rendering at a time shares it.
+_FONTS = FontConfiguration()
+_RENDERING = threading.Lock()
 
 
 def new_verification_code() -> str:
@@ -209,7 +215,8 @@ def write_statement(path: Path, export: Export) -> int:
             "appendix_limit": APPENDIX_LIMIT,
         },
     )
-    HTML(string=html, base_url=str(FONT_DIR.parent)).write_pdf(path)
+    with _RENDERING:
+        HTML(string=html, base_url=str(FONT_DIR.parent)).write_pdf(path, font_config=_FONTS)
     start, end = period_of(export)
     export.file_name = f"{export.number}_{start.isoformat()}_{end.isoformat()}.pdf"
     return figures["total"]["messages"]
