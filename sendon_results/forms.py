@@ -42,6 +42,9 @@ class StatementForm(forms.Form):
     channel = forms.ChoiceField(
         label=_("Channel"), choices=[("", _("All channels")), *Channel.choices], required=False
     )
+    appendix = forms.BooleanField(
+        label=_("List the sends (up to 2,000)"), required=False, initial=True
+    )
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -80,6 +83,8 @@ class StatementForm(forms.Form):
             filters["sender"] = [str(data["sender"].pk)]
         if data.get("channel"):
             filters["channel"] = [data["channel"]]
+        if not data.get("appendix"):
+            filters["appendix"] = ["no"]
         return filters
 
 

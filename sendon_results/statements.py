@@ -39,6 +39,11 @@ OUTCOMES = ("success", "failure", "sending")
 # Decoding the WOFF2 fonts takes seconds; a FontConfiguration kept for the process decodes
 # them once. One rendering at a time shares it.
 _FONTS = FontConfiguration()
+FONT_FACES = " ".join(
+    f'@font-face {{ font-family: "Nanum Gothic Statement"; font-weight: {weight}; '
+    f'src: url("fonts/{name}") format("woff2"); }}'
+    for weight, name in zip((400, 700), FONTS, strict=True)
+)
 _RENDERING = threading.Lock()
 
 
@@ -108,13 +113,14 @@ def collect_figures(export: Export) -> dict[str, Any]:
         lines.append(by_fallback[final] if final != channel else by_channel[channel])
         for line in lines:
             _add(line, row)
+    listed = export.filters.get("appendix") != ["no"]
     appendix = list(
         sends.select_related("sender")
         .order_by("requested_at", "id")
         .values_list(
             "requested_at", "channel", "sender__kind", "sender__value", "sender__label", "body",
             "recipient_count", "success_count", "failure_count",
-        )[: APPENDIX_LIMIT + 1]
+        )[: APPENDIX_LIMIT + 1 if listed else 0]
     )  # fmt: skip
     sender_names = [
         str(profile)
@@ -152,6 +158,7 @@ def collect_figures(export: Export) -> dict[str, Any]:
                 :APPENDIX_LIMIT
             ]
         ],
+        "appendix_listed": listed,
         "appendix_truncated": len(appendix) > APPENDIX_LIMIT,
     }
 
@@ -188,6 +195,14 @@ def _rank(item: tuple[str, Any]) -> int:
     return list(Channel.values).index(item[0])
 
 
+def warm_fonts() -> None:
+    """Decode the bundled fonts now (seconds), not during a user's first statement."""
+    with _RENDERING:
+        HTML(string=f"<style>{FONT_FACES}</style>가", base_url=str(FONT_DIR.parent)).write_pdf(
+            font_config=_FONTS
+        )
+
+
 def fingerprint(figures: dict[str, Any]) -> str:
     """SHA-256 of the figures written canonically: any change to any figure changes it."""
     canonical = json.dumps(figures, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -213,6 +228,7 @@ def write_statement(path: Path, export: Export) -> int:
             "qr": segno.make(url, error="m").svg_inline(scale=2, border=0),
             "channel_names": {value: str(label) for value, label in Channel.choices},
             "appendix_limit": APPENDIX_LIMIT,
+            "font_faces": FONT_FACES,
         },
     )
     with _RENDERING:

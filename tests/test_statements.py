@@ -44,14 +44,16 @@ def october(alice, bob):
     make_send(alice.organization, sender=alice.kakao, channel="friendtalk", requested_at=at,
               outcomes=["failure"])  # fmt: skip
     # Outside: the day after, and another organization's in the period.
-    make_send(alice.organization, sender=alice.phone,
-              requested_at=dt.datetime(2026, 11, 1, 0, 0, tzinfo=KST), outcomes=["success"] * 7)  # fmt: skip
+    november = dt.datetime(2026, 11, 1, 0, 0, tzinfo=KST)
+    make_send(
+        alice.organization, sender=alice.phone, requested_at=november, outcomes=["success"] * 7
+    )
     make_send(bob.organization, sender=bob.phone, requested_at=at, outcomes=["success"] * 11)
 
 
 def issue(account, capture, **fields) -> Export:
     data = {"period_from": "2026-10-01", "period_to": "2026-10-31", "sender": "", "channel": "",
-            **fields}  # fmt: skip
+            "appendix": "on", **fields}  # fmt: skip
     with capture(execute=True):
         response = account.client.post("/statements/", data)
     assert response.status_code == 302, response.content.decode()[-3000:]
@@ -205,8 +207,8 @@ def test_another_organizations_statement_is_404(
     export = issue(alice, django_capture_on_commit_callbacks)
     assert bob.client.get(f"/exports/{export.pk}/download/").status_code == 404
     assert export.number not in bob.client.get("/statements/").content.decode()
-    response = bob.client.post("/statements/", {"period_from": "2026-10-01", "period_to": "2026-10-31",
-                                                "sender": alice.phone.pk})  # fmt: skip
+    data = {"period_from": "2026-10-01", "period_to": "2026-10-31", "sender": alice.phone.pk}
+    response = bob.client.post("/statements/", data)
     assert response.status_code == 400  # alice's sender is not a choice for bob
 
 
@@ -229,3 +231,14 @@ def test_a_failed_render_ends_failed_without_a_file(
 def test_the_form_offers_last_month(alice):
     html = alice.client.get("/statements/").content.decode()
     assert 'value="2026-10-01"' in html and 'value="2026-10-31"' in html
+
+
+def test_a_summary_only_statement_lists_no_sends(
+    alice, october, tmp_path, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        alice.client.post("/statements/", {"period_from": "2026-10-01", "period_to": "2026-10-31"})
+    export = Export.objects.get(kind="statement")
+    text = pdf_text(export, tmp_path)
+    assert export.figures["appendix"] == [] and "=SUM(A1)" not in text
+    assert "발송을 하나씩 싣지 않았습니다" in text

@@ -1,0 +1,64 @@
+"""Times one send statement end to end: the figures from the database, the PDF, storage.
+
+`manage.py bench_statement --from 2026-08-01 --to 2026-10-31` on the demo organization;
+reports the deliveries it covers, seconds, pages and the process's peak memory.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.utils import translation
+
+from ...demo import DEMO_ORGANIZATIONS
+from ...exports import request_export, run_export
+from ...models import Export, Membership, Organization
+
+
+class Command(BaseCommand):
+    help = "Measure a send statement: seconds, pages, peak memory."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD")
+        parser.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD")
+
+    def handle(self, *args: Any, start: str, end: str, **options: Any) -> None:
+        organization = Organization.objects.get(name=DEMO_ORGANIZATIONS[0].name)
+        member = Membership.objects.filter(organization=organization).first()
+        if member is None:
+            raise CommandError("run seed_demo first")
+        with translation.override("ko"):
+            export, _ = request_export(
+                user=member.user, organization=organization, kind=Export.Kind.STATEMENT,
+                file_format=Export.Format.PDF, filters={"from": [start], "to": [end]},
+            )  # fmt: skip
+        started = time.perf_counter()
+        run_export(export.pk)
+        elapsed = time.perf_counter() - started
+        export.refresh_from_db()
+        if export.state != Export.State.DONE:
+            raise CommandError(f"statement failed: {export.error}")
+        with tempfile.TemporaryDirectory() as folder:
+            pdf = Path(folder) / "statement.pdf"
+            pdf.write_bytes(export.file.open("rb").read())
+            info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+        pages = next(
+            (line.split()[-1] for line in info.splitlines() if line.startswith("Pages")), "?"
+        )
+        figures = export.figures or {}
+        self.stdout.write(
+            f"{connection.vendor}: {export.number} {start}~{end}: "
+            f"{export.row_count:,} deliveries in {figures.get('sends', 0):,} sends "
+            f"({len(figures.get('appendix', [])):,} listed); {elapsed:.1f} s; {pages} pages; "
+            f"peak memory of the process "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
+        export.file.delete(save=False)
+        export.delete()
