@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import subprocess
 
 import pytest
 from django.utils import timezone
@@ -122,3 +123,30 @@ def test_export_the_filtered_list_and_download_it(page: Page, live_server, tmp_p
     page.get_by_role("link", name="내보내기", exact=True).click()
     expect(page.locator("table.exports-table tbody tr")).to_have_count(1)
     expect(page.locator("table.exports-table")).to_contain_text("완료")
+
+
+def test_issue_a_statement_and_download_it(page: Page, live_server, tmp_path):
+    alice = Account("내역서상사")
+    make_send(
+        alice.organization, sender=alice.phone, outcomes=["success", "failure"],
+        requested_at=timezone.now() - dt.timedelta(days=2),
+    )  # fmt: skip
+    sign_in(page, live_server.url, alice)
+    page.get_by_role("link", name="발송내역서").click()
+    today = timezone.localdate()
+    page.get_by_label("시작일").fill((today - dt.timedelta(days=6)).isoformat())
+    page.get_by_label("종료일").fill(today.isoformat())
+    page.get_by_role("button", name="내역서 발행").click()
+    row = page.locator("table.statements-table tbody tr").first
+    expect(row).to_contain_text("완료", timeout=30_000)
+    number = row.locator("td").first.inner_text()
+    assert re.fullmatch(r"ST-\d{4}-\d{2}-\d{6}", number)
+    with page.expect_download() as download:
+        row.get_by_role("link", name="PDF 다운로드").click()
+    saved = tmp_path / "statement.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF")
+    assert download.value.suggested_filename.startswith(number)
+    text = subprocess.run(["pdftotext", str(saved), "-"], capture_output=True, text=True).stdout
+    assert number in text and "발송내역서" in text
+    page.screenshot(path=tmp_path / "statements.png", full_page=True)
