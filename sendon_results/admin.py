@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import Delivery, Export, Membership, Organization, SenderProfile, SendRequest
+from .models import (
+    Delivery,
+    Export,
+    Membership,
+    Organization,
+    PurgeLog,
+    SenderProfile,
+    SendRequest,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -75,3 +83,18 @@ class ExportAdmin(admin.ModelAdmin):
     raw_id_fields = ["organization", "created_by"]
     readonly_fields = ["file", "file_name", "file_size", "row_count", "total_rows", "progress",
                        "started_at", "finished_at", "error"]  # fmt: skip
+
+
+@admin.register(PurgeLog)
+class PurgeLogAdmin(admin.ModelAdmin):
+    """What each retention purge removed: read only, kept for staff."""
+
+    list_display = ["started_at", "cutoff", "dry_run", "completed", "sends", "deliveries",
+                    "files", "duration"]  # fmt: skip
+    list_filter = ["dry_run", "completed"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False

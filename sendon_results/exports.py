@@ -36,7 +36,7 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from . import statements
-from .filters import SendRequestFilter, korea_day_start, normalize_phone
+from .filters import SendRequestFilter, normalize_phone
 from .models import (
     Channel,
     Delivery,
@@ -49,6 +49,7 @@ from .models import (
     format_phone,
 )
 from .result_codes import CARRIER_CODES, KAKAO_CODES, explain
+from .retention import korea_day_start
 
 logger = logging.getLogger(__name__)
 
@@ -644,7 +645,7 @@ def run_export(export_id: int) -> None:
         export.finished_at = timezone.now()
         export.save(
             update_fields=["file", "file_name", "file_size", "row_count", "state", "progress",
-                           "finished_at", "figures", "fingerprint"]
+                           "finished_at", "figures", "fingerprint", "covers_from"]
         )  # fmt: skip
         logger.info("export %s: %s rows, %s bytes", export.pk, count, export.file_size)
     except Exception as error:
@@ -674,6 +675,7 @@ def _write_rows(path: Path, export: Export) -> int:
         split = {"source": SOURCE, "channel": CHANNEL}.get(export.split)
         count = write_xlsx(path, rows, split_column=split, on_progress=report)
     export.file_name = file_name(export, rows)
+    export.covers_from = korea_day_start(rows.first_day) if rows.first_day else None
     return count
 
 

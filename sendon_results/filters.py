@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import django_filters
 from django import forms
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -16,17 +17,13 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Channel, Delivery, SenderProfile, SendRequest, Source
 from .pagination import Cursor, InvalidCursor
+from .retention import korea_day_start, oldest_kept_day
 
 QUERY_MAX_LENGTH = 100
 # Dates outside this range are typing mistakes, and beyond them date arithmetic overflows.
 EARLIEST_DATE = dt.date(2000, 1, 1)
 LATEST_DATE = dt.date(2099, 12, 31)
 PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 \-()]{1,22}$")
-
-
-def korea_day_start(day: dt.date) -> dt.datetime:
-    """Midnight at the start of `day` in the console's time zone (Korea time)."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 def normalize_phone(text: str) -> str:
@@ -79,6 +76,13 @@ class ResultsFilterForm(PagedFilterForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         start, end = cleaned.get("requested_from"), cleaned.get("requested_to")
+        oldest = oldest_kept_day(timezone.localdate())
+        if start and start < oldest:
+            self.add_error(
+                "requested_from",
+                _("Send records are kept for %(days)s days: choose %(oldest)s or later.")
+                % {"days": settings.RETENTION_DAYS, "oldest": oldest.isoformat()},
+            )
         if start and end and end < start:
             self.add_error(
                 "requested_to",

@@ -397,6 +397,7 @@ class Export(models.Model):
         RUNNING = "running", _("Working")
         DONE = "done", _("Ready")
         FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")  # the file is deleted; the row says what it was
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     created_by = models.ForeignKey(
@@ -426,6 +427,8 @@ class Export(models.Model):
     verification_code = models.CharField(max_length=16, unique=True, null=True)  # noqa: DJ001
     figures = models.JSONField(null=True, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True)  # SHA-256 of the figures
+    # The oldest record in the file: the file goes when that record is purged.
+    covers_from = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -454,4 +457,40 @@ class Export(models.Model):
         return self.state in (self.State.PENDING, self.State.RUNNING)
 
     def is_expired(self, now: dt.datetime | None = None) -> bool:
-        return (now or timezone.now()) >= self.expires_at
+        return self.state == self.State.EXPIRED or (now or timezone.now()) >= self.expires_at
+
+
+class PurgeLog(models.Model):
+    """One run of the retention purge: what it removed, per organization, and how long."""
+
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    cutoff = models.DateTimeField(_("deleted what was requested before"))
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    completed = models.BooleanField(_("completed"), default=False)
+    sends = models.PositiveBigIntegerField(_("sends"), default=0)
+    deliveries = models.PositiveBigIntegerField(_("deliveries"), default=0)
+    files = models.PositiveIntegerField(_("files"), default=0)
+    # {organization name: {"sends": n, "deliveries": n, "files": n}}
+    per_organization = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("purge log")
+        verbose_name_plural = _("purge logs")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M} ({self.sends} sends)"
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        return self.finished_at - self.started_at if self.finished_at else None
+
+
+class PurgeLock(models.Model):
+    """Where advisory locks are not to be had (SQLite): one row, held until a time."""
+
+    held_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"purge lock held until {self.held_until}"

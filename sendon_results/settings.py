@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -155,6 +156,11 @@ EXPORT_EXPIRY_DAYS = envint("EXPORT_EXPIRY_DAYS", "7")
 EXPORT_TIME_LIMIT = envint("EXPORT_TIME_LIMIT", "3600")  # seconds
 CELERY_BEAT_SCHEDULE = {
     "fail-stuck-exports": {"task": "sendon_results.tasks.fail_stuck_exports", "schedule": 600},
+    # Beat reads crontabs in CELERY_TIMEZONE, Korea time: the purge runs at 04:00 KST.
+    "purge-expired": {
+        "task": "sendon_results.tasks.purge_expired",
+        "schedule": crontab(hour=4, minute=0),
+    },
 }
 # A long export must not be handed to a second worker while the first still works on it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": EXPORT_TIME_LIMIT + 3600}

@@ -27,8 +27,8 @@ from django.utils import timezone
 from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from .filters import korea_day_start
 from .models import Channel, Delivery, Export, SenderProfile, SendRequest
+from .retention import korea_day_start
 
 APPENDIX_LIMIT = 2_000  # sends listed one by one; beyond, the statement points to Excel
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"

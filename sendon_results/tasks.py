@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from . import exports
+from . import exports, retention
 from .models import Export
 
 
@@ -24,3 +24,13 @@ def run_export(export_id: int) -> None:
 def fail_stuck_exports() -> int:
     """Mark jobs that outlived the task time limit as failed, so none stays "working"."""
     return Export.objects.fail_stuck()
+
+
+@shared_task(acks_late=True)
+def purge_expired() -> dict[str, int]:
+    """The daily retention purge (beat, 04:00 Korea time); see retention.purge_expired."""
+    try:
+        result = retention.purge_expired()
+    except retention.PurgeAlreadyRunning:
+        return {"skipped": 1}
+    return {"sends": result.sends, "deliveries": result.deliveries, "files": result.files}

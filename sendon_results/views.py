@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -14,11 +16,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
-from . import exports, tasks
+from . import exports, retention, tasks
 from .filters import DeliveryFilter, SendRequestFilter, period_presets
 from .forms import ExportRequestForm, StatementForm, last_month
 from .middleware import SESSION_KEY
-from .models import Export, SendRequest
+from .models import Export, Organization, SendRequest
 from .pagination import paginate
 
 EXPORT_NOTICE_KEY = "export_notice"
@@ -87,6 +89,7 @@ def results(request: HttpRequest) -> HttpResponse:
         "retention_days": settings.RETENTION_DAYS,
         "export_form": ExportRequestForm(initial={"query": _query_without_cursor(request)}),
         "export_notice": _export_notice(request),
+        "expiring": _expiring_soon(organization),
     }
     status = 200
     if filterset.is_valid():
@@ -115,6 +118,23 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         status = 400
     return _render_page_or_fragment(request, "results/detail.html", "deliveries", context, status)
+
+
+def _expiring_soon(organization: Organization) -> dict[str, object] | None:
+    """How many sends the purge deletes within WARNING_DAYS, to offer their export."""
+    until = retention.soon_deleted_until(timezone.localdate())
+    soon = SendRequest.objects.for_org(organization).filter(
+        requested_at__lt=retention.korea_day_start(until + dt.timedelta(days=1))
+    )
+    count, capped = _bounded_count(soon)
+    if not count:
+        return None
+    return {
+        "count": count,
+        "capped": capped,
+        "query": f"requested_to={until.isoformat()}",
+        "days": retention.WARNING_DAYS,
+    }
 
 
 def _query_without_cursor(request: HttpRequest) -> str:

@@ -91,8 +91,9 @@ def test_switching_to_an_organization_one_is_not_in_is_404(alice, bob):
 def test_list_query_count_does_not_grow_with_rows(alice, django_assert_num_queries):
     for _ in range(60):
         make_send(alice.organization, sender=alice.phone, outcomes=["success", "failure"])
-    # session, user, organizations, sender choices, bounded count, the page's rows
-    with django_assert_num_queries(6):
+    # session, user, organizations, sender choices, bounded count, the page's rows, and the
+    # bounded count of sends deleted within 30 days
+    with django_assert_num_queries(7):
         response = alice.client.get("/results/?outcome=failure")
     assert len(response.context["page"].rows) == 50
 

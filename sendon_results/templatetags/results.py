@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django import template
+from django.utils import timezone
 
 from ..exports import describe_filters
 from ..models import Channel, Delivery, Export, SenderProfile, format_phone
 from ..result_codes import Explanation, explain
+from ..retention import WARNING_DAYS, deletion_day
 
 register = template.Library()
 
@@ -59,3 +62,11 @@ def statement_options(export: Export) -> list[str]:
         )
     ]
     return options + [channel_label(c) for c in export.filters.get("channel", [])]
+
+
+@register.filter
+def deleted_soon(requested_at: dt.datetime) -> dt.date | None:
+    """The day the purge deletes a send, when that is within the warning period."""
+    day = deletion_day(requested_at)
+    today = timezone.localdate()
+    return day if day <= today + dt.timedelta(days=WARNING_DAYS) else None

@@ -1,0 +1,200 @@
+"""What is expired, and how it is removed: send records are kept exactly RETENTION_DAYS.
+
+The rule, in Korea time at day granularity: a send requested on day R is deleted by the
+first purge on or after day R + RETENTION_DAYS + 1, 00:00 — requested 2025-11-27 14:00,
+deleted from 2026-11-28 00:00 on, never a run before. Export files go when they expire
+or when the oldest record in them is purged, whichever is first; a statement lives as
+long as the last record of its period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from .models import Export, Organization, PurgeLock, PurgeLog, SendRequest
+
+logger = logging.getLogger(__name__)
+
+DELIVERY_BATCH = 5_000  # deliveries per transaction, at most (a send is never split)
+SEND_BATCH = 1_000
+WARNING_DAYS = 30  # sends this close to deletion are marked, and offered for export
+ADVISORY_LOCK_KEY = 0x5E4D0_9E  # pg_try_advisory_lock: one purge at a time
+LOCK_ROW_HOLD = dt.timedelta(hours=2)
+
+
+class PurgeAlreadyRunning(Exception):
+    pass
+
+
+def korea_day_start(day: dt.date) -> dt.datetime:
+    """Midnight at the start of `day` in the console's time zone (Korea time)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def trusted_now() -> dt.datetime:
+    """The earlier of this machine's clock and the database's: a clock that jumps ahead
+    alone cannot widen the window."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CURRENT_TIMESTAMP")
+        database_now = cursor.fetchone()[0]
+    if isinstance(database_now, str):  # SQLite answers in text, in UTC
+        database_now = dt.datetime.fromisoformat(database_now).replace(tzinfo=dt.UTC)
+    return min(timezone.now(), database_now)
+
+
+def cutoff(now: dt.datetime) -> dt.datetime:
+    """Sends requested before this instant are expired at `now`."""
+    today = timezone.localdate(now)
+    return korea_day_start(today - dt.timedelta(days=settings.RETENTION_DAYS))
+
+
+def deletion_day(requested_at: dt.datetime) -> dt.date:
+    """The day (Korea time) from which the purge deletes a send."""
+    return timezone.localdate(requested_at) + dt.timedelta(days=settings.RETENTION_DAYS + 1)
+
+
+def oldest_kept_day(today: dt.date) -> dt.date:
+    """The first day whose sends are still kept: the period filter starts no earlier."""
+    return today - dt.timedelta(days=settings.RETENTION_DAYS)
+
+
+def soon_deleted_until(today: dt.date) -> dt.date:
+    """Sends requested on or before this day are deleted within WARNING_DAYS."""
+    return today - dt.timedelta(days=settings.RETENTION_DAYS + 1 - WARNING_DAYS)
+
+
+@dataclass
+class PurgeResult:
+    cutoff: dt.datetime
+    sends: int = 0
+    deliveries: int = 0
+    files: int = 0
+    per_organization: dict[str, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: {"sends": 0, "deliveries": 0, "files": 0})
+    )
+
+
+def purge_expired(
+    *, dry_run: bool = False, batch_size: int = DELIVERY_BATCH, max_batches: int | None = None
+) -> PurgeResult:
+    """Delete expired sends with their deliveries, in bounded batches, and expired files.
+
+    Each batch is one transaction of whole sends (deliveries and their send together), and
+    re-checks the cutoff as it deletes, so an interrupted run leaves nothing half done and
+    the next run finishes the job. `max_batches` stops early (for tests of interruption).
+    Raises PurgeAlreadyRunning when another purge holds the lock.
+    """
+    with _single_purge():
+        limit = cutoff(trusted_now())
+        result = PurgeResult(limit)
+        log = PurgeLog.objects.create(started_at=timezone.now(), cutoff=limit, dry_run=dry_run)
+        batches = 0
+        for organization in Organization.objects.order_by("id"):
+            expired = SendRequest.objects.for_org(organization).filter(requested_at__lt=limit)
+            counts = result.per_organization[organization.name]
+            if dry_run:
+                totals = expired.aggregate(sends=Count("id"), deliveries=Sum("recipient_count"))
+                counts["sends"], counts["deliveries"] = totals["sends"], totals["deliveries"] or 0
+            else:
+                for ids in _batches(expired, batch_size):
+                    if max_batches is not None and batches >= max_batches:
+                        break
+                    with transaction.atomic():
+                        _, deleted = SendRequest.objects.filter(
+                            id__in=ids, requested_at__lt=limit
+                        ).delete()
+                    counts["sends"] += deleted.get("sendon_results.SendRequest", 0)
+                    counts["deliveries"] += deleted.get("sendon_results.Delivery", 0)
+                    batches += 1
+            counts["files"] += _expire_files(organization, limit, dry_run=dry_run)
+            if not any(counts.values()):
+                del result.per_organization[organization.name]
+        for counts in result.per_organization.values():
+            result.sends += counts["sends"]
+            result.deliveries += counts["deliveries"]
+            result.files += counts["files"]
+        log.sends, log.deliveries, log.files = result.sends, result.deliveries, result.files
+        log.per_organization = dict(result.per_organization)
+        log.completed = max_batches is None or batches < max_batches
+        log.finished_at = timezone.now()
+        log.save()
+    for name, counts in result.per_organization.items():
+        logger.info("purge%s %s: %s", " (dry run)" if dry_run else "", name, counts)
+    return result
+
+
+def _batches(expired: object, batch_size: int) -> Iterator[list[int]]:
+    """Ids of whole sends, oldest first, about `batch_size` deliveries at a time (read off
+    the denormalised recipient counts, so choosing a batch costs no count of deliveries)."""
+    last_id = 0
+    while True:
+        candidates = list(
+            expired.filter(id__gt=last_id)  # type: ignore[attr-defined]
+            .order_by("id")
+            .values_list("id", "recipient_count")[:SEND_BATCH]
+        )
+        if not candidates:
+            return
+        ids, total = [], 0
+        for send_id, recipients in candidates:
+            if ids and total + recipients > batch_size:
+                break
+            ids.append(send_id)
+            total += recipients
+        last_id = ids[-1]
+        yield ids
+
+
+def _expire_files(organization: Organization, limit: dt.datetime, *, dry_run: bool) -> int:
+    """Delete files past their expiry or holding purged records; mark their rows expired."""
+    now = timezone.now()
+    expired = Export.objects.filter(organization=organization, state=Export.State.DONE).filter(
+        Q(expires_at__lte=now) | Q(covers_from__lt=limit, kind__in=["sends", "deliveries"])
+    )
+    if dry_run:
+        return expired.count()
+    count = 0
+    for export in expired.iterator():
+        if export.file:
+            export.file.delete(save=False)
+        Export.objects.filter(pk=export.pk).update(
+            state=Export.State.EXPIRED, file="", expires_at=min(export.expires_at, now)
+        )
+        count += 1
+    return count
+
+
+@contextmanager
+def _single_purge() -> Iterator[None]:
+    """An advisory lock on PostgreSQL, a lock row elsewhere: two purges never overlap."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                raise PurgeAlreadyRunning
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+        return
+    now = timezone.now()
+    PurgeLock.objects.get_or_create(pk=1, defaults={"held_until": now})
+    if not PurgeLock.objects.filter(pk=1, held_until__lte=now).update(
+        held_until=now + LOCK_ROW_HOLD
+    ):
+        raise PurgeAlreadyRunning
+    try:
+        yield
+    finally:
+        PurgeLock.objects.filter(pk=1).update(held_until=timezone.now())
