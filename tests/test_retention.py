@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import datetime as dt
+import os
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from celery.schedules import crontab
+from django.conf import settings as django_settings
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from django.utils import timezone
+
+from sendon_results import retention
+from sendon_results.models import Delivery, Export, PurgeLock, PurgeLog, SendRequest
+from tests.factories import make_send
+
+KST = ZoneInfo("Asia/Seoul")
+MIDNIGHT = dt.datetime(2026, 11, 28, 0, 0, 0, tzinfo=KST)
+
+
+def at(moment: dt.datetime):
+    return time_machine.travel(moment, tick=False)
+
+
+def external_ids() -> set[str]:
+    return set(SendRequest.objects.values_list("external_id", flat=True))
+
+
+def test_the_boundary_is_the_korean_day(alice):
+    with at(MIDNIGHT):
+        for name, age in {
+            "364d23h": dt.timedelta(days=364, hours=23),
+            "365d": dt.timedelta(days=365),
+            "365d1s": dt.timedelta(days=365, seconds=1),
+        }.items():
+            make_send(alice.organization, sender=alice.phone, external_id=name,
+                      requested_at=MIDNIGHT - age, outcomes=["success", "failure"])  # fmt: skip
+        result = retention.purge_expired()
+    # 365 d before midnight is 2025-11-28 00:00: that day's sends stay until tomorrow.
+    assert external_ids() == {"364d23h", "365d"}
+    assert (result.sends, result.deliveries) == (1, 2)
+    assert Delivery.objects.count() == 4
+
+
+def test_the_example_of_the_rule(alice):
+    requested = dt.datetime(2025, 11, 27, 14, 0, tzinfo=KST)
+    make_send(alice.organization, sender=alice.phone, external_id="x", requested_at=requested)
+    with at(dt.datetime(2026, 11, 27, 23, 59, 59, tzinfo=KST)):
+        retention.purge_expired()
+    assert external_ids() == {"x"}  # not one run before
+    with at(dt.datetime(2026, 11, 28, 0, 0, 0, tzinfo=KST)):
+        retention.purge_expired()
+    assert external_ids() == set()
+    assert retention.deletion_day(requested) == dt.date(2026, 11, 28)
+
+
+def test_dry_run_changes_nothing_and_reports(alice, capsys):
+    old = MIDNIGHT - dt.timedelta(days=400)
+    make_send(alice.organization, sender=alice.phone, requested_at=old, outcomes=["success"] * 3)
+    with at(MIDNIGHT):
+        call_command("purge_expired", "--dry-run")
+    out = capsys.readouterr().out
+    assert "Would delete" in out and "1 sends, 3 deliveries" in out
+    assert SendRequest.objects.count() == 1 and Delivery.objects.count() == 3
+    log = PurgeLog.objects.get()
+    assert log.dry_run and log.sends == 1 and log.deliveries == 3
+
+
+def test_an_interrupted_purge_finishes_on_the_next_run(alice, bob):
+    def history():
+        for account in (alice, bob):
+            for i in range(6):
+                old = MIDNIGHT - dt.timedelta(days=370 + i)
+                make_send(account.organization, sender=account.phone, requested_at=old,
+                          outcomes=["success"] * 2)  # fmt: skip
+            make_send(account.organization, sender=account.phone, requested_at=MIDNIGHT)
+
+    with at(MIDNIGHT):
+        history()
+        first = retention.purge_expired(batch_size=2, max_batches=1)  # stops after one batch
+        assert first.sends == 1 and not PurgeLog.objects.latest("started_at").completed
+        # Consistent in between: no delivery without its send, counts intact.
+        assert not Delivery.objects.filter(send_request__isnull=True).exists()
+        for send in SendRequest.objects.all():
+            assert send.deliveries.count() == send.recipient_count
+        retention.purge_expired(batch_size=2)
+        interrupted = (sorted(external_ids()), Delivery.objects.count())
+        SendRequest.objects.all().delete()
+        history()
+        retention.purge_expired()
+        uninterrupted = (sorted(external_ids()), Delivery.objects.count())
+    assert len(interrupted[0]) == 2
+    assert (len(interrupted[0]), interrupted[1]) == (len(uninterrupted[0]), uninterrupted[1])
+
+
+def test_two_purges_do_not_run_at_once(alice):
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        from psycopg import connect
+
+        db = connection.settings_dict
+        other = connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"],
+                        password=db["PASSWORD"] or None, autocommit=True)  # fmt: skip
+        other.execute("SELECT pg_advisory_lock(%s)", [retention.ADVISORY_LOCK_KEY])
+        try:
+            with pytest.raises(retention.PurgeAlreadyRunning):
+                retention.purge_expired()
+        finally:
+            other.close()
+    else:
+        PurgeLock.objects.create(pk=1, held_until=timezone.now() + dt.timedelta(hours=1))
+        with pytest.raises(retention.PurgeAlreadyRunning):
+            retention.purge_expired()
+        PurgeLock.objects.filter(pk=1).update(held_until=timezone.now())  # the other one ends
+    retention.purge_expired()  # free again
+
+
+def test_a_clock_that_jumps_ahead_does_not_widen_the_window(alice, monkeypatch):
+    make_send(alice.organization, sender=alice.phone, external_id="kept",
+              requested_at=timezone.now() - dt.timedelta(days=300))  # fmt: skip
+    jumped = timezone.now() + dt.timedelta(days=100)
+    monkeypatch.setattr(retention.timezone, "now", lambda: jumped)
+    retention.purge_expired()  # the database's clock did not jump
+    assert external_ids() == {"kept"}
+
+
+def test_expired_files_go_and_fresh_ones_stay(alice):
+    with at(MIDNIGHT):
+
+        def export(name: str, **fields) -> Export:
+            job = Export.objects.create(
+                organization=alice.organization, created_by=alice.user, kind="sends",
+                file_format="xlsx", state="done", filters={},
+                expires_at=timezone.now() + dt.timedelta(days=7), **fields,
+            )  # fmt: skip
+            job.file.save(f"{name}.xlsx", ContentFile(b"PK..."), save=True)
+            return job
+
+        fresh = export("fresh", covers_from=MIDNIGHT - dt.timedelta(days=10))
+        old = export("old")
+        Export.objects.filter(pk=old.pk).update(expires_at=MIDNIGHT - dt.timedelta(minutes=1))
+        # Its oldest record is purged today: the file goes with it, before its expiry.
+        holding = export("holding", covers_from=MIDNIGHT - dt.timedelta(days=366))
+        paths = {job.pk: job.file.path for job in (fresh, old, holding)}
+        result = retention.purge_expired()
+    assert result.files == 2
+    for job in (old, holding):
+        job.refresh_from_db()
+        assert job.state == Export.State.EXPIRED and not job.file
+        assert not os.path.exists(paths[job.pk])
+        response = alice.client.get(f"/exports/{job.pk}/download/")
+        assert response.status_code == 410 and "만료" in response.content.decode()
+    fresh.refresh_from_db()
+    assert fresh.state == Export.State.DONE and os.path.exists(paths[fresh.pk])
+
+
+def test_the_list_marks_sends_about_to_go_and_offers_their_export(
+    alice, django_capture_on_commit_callbacks
+):
+    with at(MIDNIGHT + dt.timedelta(hours=10)):
+        soon = MIDNIGHT - dt.timedelta(days=340)
+        make_send(alice.organization, sender=alice.phone, external_id="soon",
+                  requested_at=soon, outcomes=["success"] * 2)  # fmt: skip
+        make_send(alice.organization, sender=alice.phone, external_id="later",
+                  requested_at=MIDNIGHT - dt.timedelta(days=300))  # fmt: skip
+        html = alice.client.get("/results/").content.decode()
+        assert "30일 안에 삭제될 발송:" in html and "<strong>1건</strong>" in html
+        assert "2026-12-24 삭제 예정" in html  # requested 2025-12-23, + 366 days
+        assert html.count("삭제 예정") == 1
+        assert 'value="requested_to=2025-12-27"' in html  # deleted by 2026-12-28
+        data = {"query": "requested_to=2025-12-27", "kind": "deliveries", "file_format": "xlsx"}
+        with django_capture_on_commit_callbacks(execute=True):
+            alice.client.post("/exports/new/", data)
+        export = Export.objects.get()
+        assert export.state == "done" and export.row_count == 2
+
+
+def test_the_period_filter_stops_at_the_window(alice):
+    with at(MIDNIGHT):
+        response = alice.client.get("/results/?requested_from=2025-11-27")
+        assert response.status_code == 400
+        assert "365일 동안만 보관됩니다. 2025-11-28 이후" in response.content.decode()
+        assert alice.client.get("/results/?requested_from=2025-11-28").status_code == 200
+
+
+def test_the_beat_schedule_purges_at_four_in_korea():
+    entry = django_settings.CELERY_BEAT_SCHEDULE["purge-expired"]
+    assert entry["task"] == "sendon_results.tasks.purge_expired"
+    assert entry["schedule"] == crontab(hour=4, minute=0)
+    assert django_settings.CELERY_TIMEZONE == "Asia/Seoul"
