@@ -191,3 +191,11 @@ def test_the_beat_schedule_purges_at_four_in_korea():
     assert entry["task"] == "sendon_results.tasks.purge_expired"
     assert entry["schedule"] == crontab(hour=4, minute=0)
     assert django_settings.CELERY_TIMEZONE == "Asia/Seoul"
+
+
+def test_sends_past_their_day_say_the_next_purge_deletes_them(alice):
+    with at(MIDNIGHT + dt.timedelta(hours=10)):
+        make_send(alice.organization, sender=alice.phone,
+                  requested_at=MIDNIGHT - dt.timedelta(days=380))  # fmt: skip
+        html = alice.client.get("/results/").content.decode()
+    assert "다음 정리 때 삭제" in html and "삭제 예정" not in html

@@ -65,8 +65,11 @@ def statement_options(export: Export) -> list[str]:
 
 
 @register.filter
-def deleted_soon(requested_at: dt.datetime) -> dt.date | None:
-    """The day the purge deletes a send, when that is within the warning period."""
+def deleted_soon(requested_at: dt.datetime) -> dict[str, object] | None:
+    """The day the purge deletes a send, when that is within the warning period; overdue
+    when the day has come and the daily purge has not run yet."""
     day = deletion_day(requested_at)
     today = timezone.localdate()
-    return day if day <= today + dt.timedelta(days=WARNING_DAYS) else None
+    if day > today + dt.timedelta(days=WARNING_DAYS):
+        return None
+    return {"day": day, "overdue": day <= today}
