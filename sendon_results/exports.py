@@ -148,11 +148,14 @@ def _filterset(export: Export) -> SendRequestFilter:
     data = QueryDict(mutable=True)
     for name, values in export.filters.items():
         data.setlist(name, values)
-    return SendRequestFilter(
+    filterset = SendRequestFilter(
         data,
         queryset=SendRequest.objects.for_org(export.organization),
         request=SimpleNamespace(organization=export.organization),
     )
+    # The window moves on; a saved filter that began inside it stays the same filter.
+    filterset.form.within_window = False
+    return filterset
 
 
 def describe_filters(export: Export) -> list[dict[str, str]]:
@@ -596,18 +599,28 @@ def request_export(
     return export, True
 
 
-def reset_for_retry(export: Export) -> None:
-    """Put a failed job back in the queue's hands, as if asked for now."""
+def reset_for_retry(export: Export) -> bool:
+    """Put a failed job back in the queue's hands, as if asked for now; False when it was
+    not failed any more (a second click on "try again")."""
     now = timezone.now()
     expires_at = (
         export.expires_at  # a statement's life follows its records, not its retries
         if export.kind == Export.Kind.STATEMENT
         else now + dt.timedelta(days=settings.EXPORT_EXPIRY_DAYS)
     )
-    Export.objects.filter(pk=export.pk, state=Export.State.FAILED).update(
-        state=Export.State.PENDING, progress=0, error="", row_count=None, total_rows=None,
-        created_at=now, started_at=None, finished_at=None, expires_at=expires_at,
-    )  # fmt: skip
+    return bool(
+        Export.objects.filter(pk=export.pk, state=Export.State.FAILED).update(
+            state=Export.State.PENDING,
+            progress=0,
+            error="",
+            row_count=None,
+            total_rows=None,
+            created_at=now,
+            started_at=None,
+            finished_at=None,
+            expires_at=expires_at,
+        )  # fmt: skip
+    )
 
 
 def run_export(export_id: int) -> None:
@@ -638,16 +651,16 @@ def run_export(export_id: int) -> None:
                 count = _write_rows(temp, export)
         with temp.open("rb") as file:
             export.file.save(f"{uuid.uuid4().hex}.{export.file_format}", File(file), save=False)
-        export.file_size = export.file.size
-        export.row_count = count
-        export.state = Export.State.DONE
-        export.progress = 100
-        export.finished_at = timezone.now()
-        export.save(
-            update_fields=["file", "file_name", "file_size", "row_count", "state", "progress",
-                           "finished_at", "figures", "fingerprint", "covers_from"]
+        published = Export.objects.filter(pk=export.pk, state=Export.State.RUNNING).update(
+            file=export.file.name, file_name=export.file_name, file_size=export.file.size,
+            row_count=count, state=Export.State.DONE, progress=100,
+            finished_at=timezone.now(), figures=export.figures,
+            fingerprint=export.fingerprint, covers_from=export.covers_from,
         )  # fmt: skip
-        logger.info("export %s: %s rows, %s bytes", export.pk, count, export.file_size)
+        if not published:  # marked failed meanwhile (past its time limit): no file offered
+            export.file.delete(save=False)
+            return
+        logger.info("export %s: %s rows, %s bytes", export.pk, count, export.file.size)
     except Exception as error:
         logger.exception("export %s failed", export.pk)
         Export.objects.filter(pk=export.pk).update(

@@ -35,6 +35,8 @@ def normalize_phone(text: str) -> str:
 
 
 class PagedFilterForm(forms.Form):
+    key_length = 1  # how many values a position of this list has
+
     cursor = forms.CharField(
         label=_("Page"), required=False, max_length=1000, widget=forms.HiddenInput
     )
@@ -44,7 +46,10 @@ class PagedFilterForm(forms.Form):
         if not token:
             return None
         try:
-            return Cursor.decode(token)
+            cursor = Cursor.decode(token)
+            if len(cursor.position) != self.key_length:  # a cursor of another list
+                raise InvalidCursor(token)
+            return cursor
         except InvalidCursor:
             raise forms.ValidationError(
                 _("This page link is not valid any more. Start again from the first page."),
@@ -67,6 +72,8 @@ class PagedFilterSet(django_filters.FilterSet):
 
 
 class ResultsFilterForm(PagedFilterForm):
+    key_length = 2  # (requested_at, id)
+    within_window = True  # dates before the retention window are refused
     order = forms.ChoiceField(
         label=_("Order"),
         required=False,
@@ -77,7 +84,7 @@ class ResultsFilterForm(PagedFilterForm):
         cleaned = super().clean()
         start, end = cleaned.get("requested_from"), cleaned.get("requested_to")
         oldest = oldest_kept_day(timezone.localdate())
-        if start and start < oldest:
+        if self.within_window and start and start < oldest:
             self.add_error(
                 "requested_from",
                 _("Send records are kept for %(days)s days: choose %(oldest)s or later.")
@@ -107,6 +114,25 @@ def _recipient_check(value: str) -> None:
         )
 
 
+class IdChoiceField(forms.ModelMultipleChoiceField):
+    """Refuses ids no database column could hold before they reach a query (SQLite would
+    raise OverflowError on them)."""
+
+    def clean(self, value: Any) -> Any:
+        for item in value or []:
+            if not str(item).isdigit() or int(item) >= 2**63:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": item},
+                )
+        return super().clean(value)
+
+
+class SenderFilter(django_filters.ModelMultipleChoiceFilter):
+    field_class = IdChoiceField
+
+
 def _sender_profiles(request: HttpRequest | None) -> QuerySet[SenderProfile]:
     if request is None:
         return SenderProfile.objects.none()
@@ -129,9 +155,7 @@ class SendRequestFilter(PagedFilterSet):
         widget=forms.CheckboxSelectMultiple,
         method="filter_outcome",
     )
-    sender = django_filters.ModelMultipleChoiceFilter(
-        distinct=False, label=_("Sender"), queryset=_sender_profiles
-    )
+    sender = SenderFilter(distinct=False, label=_("Sender"), queryset=_sender_profiles)
     channel = django_filters.MultipleChoiceFilter(
         distinct=False,
         label=_("Channel"),

@@ -92,3 +92,7 @@ def last_month(today: dt.date) -> tuple[dt.date, dt.date]:
     """The calendar month before today's: the usual statement for accounting."""
     end = today.replace(day=1) - dt.timedelta(days=1)
     return end.replace(day=1), end
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("e.g. the sending server"))

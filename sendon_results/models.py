@@ -175,6 +175,9 @@ class SendRequest(models.Model):
     success_count = models.PositiveIntegerField(_("success"), default=0)
     failure_count = models.PositiveIntegerField(_("failure"), default=0)
     sending_count = models.PositiveIntegerField(pgettext_lazy("outcome", "sending"), default=0)
+    # SHA-256 of the send as the platform posted it: a replay with the same content is the
+    # same send, with other content a conflict.
+    content_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -365,7 +368,8 @@ class ExportQuerySet(models.QuerySet["Export"]):
         now = timezone.now()
         limit = dt.timedelta(seconds=settings.EXPORT_TIME_LIMIT + 600)
         return self.filter(
-            state__in=[Export.State.PENDING, Export.State.RUNNING], created_at__lt=now - limit
+            Q(state=Export.State.PENDING, created_at__lt=now - limit)
+            | Q(state=Export.State.RUNNING, started_at__lt=now - limit)
         ).update(
             state=Export.State.FAILED,
             finished_at=now,
@@ -494,3 +498,53 @@ class PurgeLock(models.Model):
 
     def __str__(self) -> str:
         return f"purge lock held until {self.held_until}"
+
+
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def active(self) -> ApiKeyQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """A key the sending platform uses for one organization; only its hash is kept."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=100)
+    # The key is "sr_<prefix>_<secret>": the prefix finds the row, the secret's SHA-256 is
+    # compared in constant time.
+    prefix = models.CharField(max_length=12, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} (sr_{self.prefix}_…)"
+
+
+class PendingResult(models.Model):
+    """A recipient's result that arrived before its send: applied when the send comes."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    send_external_id = models.CharField(max_length=100)
+    recipient_external_id = models.CharField(max_length=100)
+    result = models.JSONField()  # the validated result, as posted
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # Applying a send's waiting results when the send arrives.
+            models.Index(fields=["organization", "send_external_id"], name="pending_send")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.send_external_id}/{self.recipient_external_id}"

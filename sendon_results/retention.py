@@ -168,7 +168,8 @@ def _delete_range(
     sends = f"""
         FROM {SendRequest._meta.db_table}
         WHERE organization_id = %s AND requested_at < %s AND id BETWEEN %s AND %s"""
-    params = [organization.pk, limit, low, high]
+    # In the database's own form of a datetime (UTC text on SQLite), as the ORM would.
+    params = [organization.pk, connection.ops.adapt_datetimefield_value(limit), low, high]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {Delivery._meta.db_table} WHERE send_request_id IN (SELECT id {sends})",

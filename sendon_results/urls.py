@@ -2,22 +2,52 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, register_converter
 
-from . import views
+from . import api, views
+
+
+class IdConverter:
+    """A row id: digits a bigint can hold, so a huge number is a 404, not a query error."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("results/", views.results, name="results"),
-    path("results/<int:pk>/", views.result_detail, name="result_detail"),
+    path("results/<id:pk>/", views.result_detail, name="result_detail"),
     path("exports/", views.export_list, name="export_list"),
     path("exports/new/", views.export_create, name="export_create"),
-    path("exports/<int:pk>/row/", views.export_row, name="export_row"),
-    path("exports/<int:pk>/notice/", views.export_notice, name="export_notice"),
-    path("exports/<int:pk>/download/", views.export_download, name="export_download"),
-    path("exports/<int:pk>/retry/", views.export_retry, name="export_retry"),
+    path("exports/<id:pk>/row/", views.export_row, name="export_row"),
+    path("exports/<id:pk>/notice/", views.export_notice, name="export_notice"),
+    path("exports/<id:pk>/download/", views.export_download, name="export_download"),
+    path("exports/<id:pk>/retry/", views.export_retry, name="export_retry"),
     path("statements/", views.statement_list, name="statement_list"),
     path("statements/verify/<str:code>/", views.statement_verify, name="statement_verify"),
+    path("settings/api-keys/", views.api_keys, name="api_keys"),
+    path("settings/api-keys/<id:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),
+    path("api/v1/openapi.json", api.openapi, name="api_openapi"),
+    path("api/v1/send-requests", api.send_requests, name="api_send_requests"),
+    path(
+        "api/v1/send-requests/<str:external_id>/status",
+        api.send_request_status,
+        name="api_send_request_status",
+    ),
+    path(
+        "api/v1/send-requests/<str:external_id>",
+        api.send_request_detail,
+        name="api_send_request_detail",
+    ),
+    path("api/v1/results", api.results, name="api_results"),
     path("organizations/switch/", views.switch_organization, name="switch_organization"),
     path("language/", views.switch_language, name="set_language"),
     path(

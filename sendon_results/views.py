@@ -16,11 +16,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
-from . import exports, retention, tasks
+from . import api, exports, retention, tasks
 from .filters import DeliveryFilter, SendRequestFilter, period_presets
-from .forms import ExportRequestForm, StatementForm, last_month
+from .forms import ApiKeyForm, ExportRequestForm, StatementForm, last_month
 from .middleware import SESSION_KEY
-from .models import Export, Organization, SendRequest
+from .models import ApiKey, Export, Membership, Organization, SendRequest
 from .pagination import paginate
 
 EXPORT_NOTICE_KEY = "export_notice"
@@ -210,8 +210,7 @@ def export_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def export_retry(request: HttpRequest, pk: int) -> HttpResponse:
     export = _get_export_for_user(request, pk)
-    if export.state == Export.State.FAILED:
-        exports.reset_for_retry(export)
+    if export.state == Export.State.FAILED and exports.reset_for_retry(export):
         tasks.run_export.delay_on_commit(export.pk)
         messages.info(request, _("Trying the export again."))
     return redirect("export_list")
@@ -284,6 +283,43 @@ def statement_verify(request: HttpRequest, code: str) -> HttpResponse:
     if statement is None:
         return render(request, "statements/verify.html", {"code": code}, status=404)
     return render(request, "statements/verify.html", {"statement": statement, "code": code})
+
+
+def _owner_organization(request: HttpRequest) -> Organization:
+    """The current organization, when the user owns it: keys are an owner's business."""
+    organization = request.organization
+    if (
+        organization is None
+        or not Membership.objects.filter(
+            user=request.user, organization=organization, role=Membership.Role.OWNER
+        ).exists()
+    ):
+        raise Http404("not an owner")
+    return organization
+
+
+def api_keys(request: HttpRequest) -> HttpResponse:
+    organization = _owner_organization(request)
+    form = ApiKeyForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        _, new_key = api.create_key(
+            organization=organization, name=form.cleaned_data["name"], user=request.user
+        )
+        form = ApiKeyForm()
+    keys = ApiKey.objects.filter(organization=organization).order_by("-created_at")
+    return render(
+        request, "settings/api_keys.html", {"form": form, "keys": keys, "new_key": new_key}
+    )
+
+
+@require_POST
+def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    organization = _owner_organization(request)
+    key = get_object_or_404(ApiKey, pk=pk, organization=organization)
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    messages.success(request, _("The key %(name)s is revoked.") % {"name": key.name})
+    return redirect("api_keys")
 
 
 @require_POST

@@ -252,7 +252,7 @@ def test_a_stuck_job_is_marked_failed(alice, history, settings, django_capture_o
     export = ask(alice, capture=django_capture_on_commit_callbacks)
     Export.objects.filter(pk=export.pk).update(
         state=Export.State.RUNNING,
-        created_at=timezone.now() - dt.timedelta(seconds=settings.EXPORT_TIME_LIMIT + 601),
+        started_at=timezone.now() - dt.timedelta(seconds=settings.EXPORT_TIME_LIMIT + 601),
     )
     page = alice.client.get("/exports/").content.decode()
     export.refresh_from_db()
@@ -339,3 +339,30 @@ def test_postgresql_copy_writes_the_same_csv_as_python(alice, history, tmp_path,
     copied = list(csv.reader((tmp_path / "copy.csv").open(encoding="utf-8-sig")))
     assert count == len(copied) - 1 > 6
     assert copied == python
+
+
+def test_a_job_failed_while_running_is_never_published(alice, history, monkeypatch):
+    export = Export.objects.create(
+        organization=alice.organization, created_by=alice.user, kind="sends",
+        file_format="xlsx", filters={}, expires_at=timezone.now() + dt.timedelta(days=7),
+    )  # fmt: skip
+    real_write = exports.write_xlsx
+
+    def marked_failed_meanwhile(path, rows, **kwargs):
+        written = real_write(path, rows, **kwargs)
+        Export.objects.filter(pk=export.pk).update(state=Export.State.FAILED, error="time limit")
+        return written
+
+    monkeypatch.setattr(exports, "write_xlsx", marked_failed_meanwhile)
+    exports.run_export(export.pk)
+    export.refresh_from_db()
+    assert export.state == Export.State.FAILED and not export.file
+
+
+def test_two_clicks_on_try_again_run_the_job_once(
+    alice, history, django_capture_on_commit_callbacks
+):
+    export = ask(alice, capture=django_capture_on_commit_callbacks)
+    Export.objects.filter(pk=export.pk).update(state=Export.State.FAILED)
+    assert exports.reset_for_retry(export) is True
+    assert exports.reset_for_retry(export) is False

@@ -199,3 +199,18 @@ def test_sends_past_their_day_say_the_next_purge_deletes_them(alice):
                   requested_at=MIDNIGHT - dt.timedelta(days=380))  # fmt: skip
         html = alice.client.get("/results/").content.decode()
     assert "다음 정리 때 삭제" in html and "삭제 예정" not in html
+
+
+def test_a_send_of_the_cutoff_day_morning_is_kept_between_expired_ones(alice):
+    """The purge deletes id ranges; what lies inside a range but is not expired stays
+    (a Korean morning is the previous day in UTC)."""
+    with at(MIDNIGHT):
+        make_send(alice.organization, sender=alice.phone, external_id="old-1",
+                  requested_at=MIDNIGHT - dt.timedelta(days=400))  # fmt: skip
+        morning = MIDNIGHT - dt.timedelta(days=365) + dt.timedelta(hours=8)
+        make_send(alice.organization, sender=alice.phone, external_id="morning",
+                  requested_at=morning)  # fmt: skip
+        make_send(alice.organization, sender=alice.phone, external_id="old-2",
+                  requested_at=MIDNIGHT - dt.timedelta(days=401))  # fmt: skip
+        retention.purge_expired()
+    assert external_ids() == {"morning"}

@@ -253,3 +253,17 @@ def test_detail_counts_failures_by_reason(alice):
     breakdown = send.failure_breakdown()
     assert [(row["result_code"], row["count"]) for row in breakdown] == [("3006", 2), ("3019", 1)]
     assert "수신 거부" in html and "발신번호 미등록" in html
+
+
+def test_foreign_cursors_and_huge_ids_are_a_clear_answer(alice):
+    send = make_send(alice.organization, sender=alice.phone, outcomes=["success"] * 60)
+    for _ in range(55):
+        make_send(alice.organization, sender=alice.phone)
+    list_cursor = alice.client.get("/results/").context["page"].next_cursor
+    detail_cursor = alice.client.get(f"/results/{send.pk}/").context["page"].next_cursor
+    response = alice.client.get(f"/results/{send.pk}/", {"cursor": list_cursor})
+    assert response.status_code == 400 and "이 페이지 링크는" in response.content.decode()
+    assert alice.client.get("/results/", {"cursor": detail_cursor}).status_code == 400
+    assert alice.client.get("/results/?sender=99999999999999999999999").status_code == 400
+    assert alice.client.get("/results/99999999999999999999999/").status_code == 404
+    assert alice.client.get("/exports/99999999999999999999999/download/").status_code == 404

@@ -1,0 +1,671 @@
+"""The sending platform's JSON API: send requests and results in, in any order, exactly once.
+
+Every call is authenticated by an organization's API key and validated whole before
+anything is stored; errors name the field (`recipients[3].phone`). Results change a
+delivery only forwards: a replay changes nothing, a non-final result never replaces a
+final one, an older final result never replaces a newer one. Counts and status of the
+send change in the same transaction, under a row lock on the send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+
+from .filters import SendRequestFilter, normalize_phone
+from .models import (
+    ApiKey,
+    Channel,
+    Delivery,
+    Organization,
+    PendingResult,
+    SenderProfile,
+    SendRequest,
+    Source,
+)
+from .pagination import Cursor, InvalidCursor, paginate
+
+MAX_RECIPIENTS = 10_000
+MAX_RESULTS = 10_000
+MAX_BODY = 4_000  # characters: more than any LMS/MMS or KakaoTalk message holds
+OPENAPI_FILE = Path(__file__).with_name("openapi.json")
+PHONE = re.compile(r"^(0\d{8,10}|1[568]\d{6})$")  # 010…, 02…, 031…, 1588-xxxx
+FINAL = {Delivery.Status.SUCCESS, Delivery.Status.FAILURE}
+# Reservation moves the platform reports; anything else is a conflict (409).
+TRANSITIONS = {
+    SendRequest.Status.RESERVED: {"sending_now", "cancelling", "cancelled", "failed"},
+    SendRequest.Status.CANCELLING: {"cancelled", "failed"},
+    SendRequest.Status.SENDING_NOW: {"failed"},
+    SendRequest.Status.IN_PROGRESS: {"failed"},
+}
+PAGE_SIZE = 100
+OUTCOMES = list(Delivery.Status.values)
+CHANNELS = list(Channel.values)
+DELIVERY_PAGE_SIZE = 1_000
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, errors: list[dict[str, str]]) -> None:
+        super().__init__(errors)
+        self.status = status
+        self.errors = errors
+
+
+def _error(status: int, field: str, message: str) -> ApiError:
+    return ApiError(status, [{"field": field, "message": message}])
+
+
+# Keys -----------------------------------------------------------------------------------
+
+
+def create_key(*, organization: Organization, name: str, user: Any) -> tuple[ApiKey, str]:
+    """A new key; the returned secret is shown once and never stored."""
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        organization=organization, name=name, prefix=prefix, created_by=user,
+        secret_hash=hashlib.sha256(secret.encode()).hexdigest(),
+    )  # fmt: skip
+    return key, f"sr_{prefix}_{secret}"
+
+
+def authenticate(request: HttpRequest) -> Organization:
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "sr":
+        raise _error(401, "Authorization", "Send an API key as 'Authorization: Bearer sr_…'.")
+    key = ApiKey.objects.active().select_related("organization").filter(prefix=parts[1]).first()
+    digest = hashlib.sha256(parts[2].encode()).hexdigest()
+    # Compared in constant time, and compared even when no key matched the prefix.
+    if not hmac.compare_digest(digest, key.secret_hash if key else "0" * 64) or key is None:
+        raise _error(401, "Authorization", "The API key is unknown or revoked.")
+    now = timezone.now()
+    if not key.last_used_at or now - key.last_used_at > dt.timedelta(minutes=1):
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key.organization
+
+
+# Validation ------------------------------------------------------------------------------
+
+
+class Checker:
+    """Collects every problem of a payload, each with the path of its field."""
+
+    def __init__(self) -> None:
+        self.errors: list[dict[str, str]] = []
+
+    def fail(self, field: str, message: str) -> None:
+        self.errors.append({"field": field, "message": message})
+
+    def text(
+        self, data: dict[str, Any], name: str, path: str, *, required: bool = True,
+        max_length: int = 100,
+    ) -> str:  # fmt: skip
+        value = data.get(name)
+        if value is None or value == "":
+            if required:
+                self.fail(path, "This field is required.")
+            return ""
+        if not isinstance(value, str):
+            self.fail(path, "Must be a string.")
+            return ""
+        if len(value) > max_length:
+            self.fail(path, f"At most {max_length} characters (got {len(value)}).")
+        if "\x00" in value:
+            self.fail(path, "Must not contain NUL characters.")
+        return value
+
+    def choice(self, data: dict[str, Any], name: str, path: str, choices: list[str]) -> str:
+        value = data.get(name)
+        if value not in choices:
+            self.fail(path, f"Must be one of: {', '.join(choices)}.")
+            return ""
+        return str(value)
+
+    def moment(
+        self, data: dict[str, Any], name: str, path: str, *, required: bool = True
+    ) -> dt.datetime | None:
+        value = data.get(name)
+        if value is None:
+            if required:
+                self.fail(path, "This field is required.")
+            return None
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is None:
+            self.fail(path, "Must be an ISO 8601 date and time, e.g. 2026-11-27T14:03:00+09:00.")
+        elif parsed.tzinfo is None:
+            self.fail(path, "Must carry a time zone offset, e.g. +09:00 or Z.")
+            return None
+        return parsed
+
+    def amount(self, data: dict[str, Any], name: str, path: str) -> Decimal:
+        value = data.get(name, 0)
+        try:
+            amount = Decimal(str(value)) if not isinstance(value, bool) else None
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite() or amount < 0 or amount >= 10**8:
+            self.fail(path, "Must be a number of points from 0 to 99,999,999.99.")
+            return Decimal(0)
+        if amount != amount.quantize(Decimal("0.01")):
+            self.fail(path, "At most two decimal places.")
+        return amount.quantize(Decimal("0.01"))
+
+    def phone(self, data: dict[str, Any], name: str, path: str) -> str:
+        value = self.text(data, name, path, max_length=30)
+        digits = normalize_phone(value) if value else ""
+        if value and not PHONE.match(digits):
+            self.fail(path, "Must be a Korean phone number, e.g. 010-1234-5678.")
+        return digits
+
+    def check(self) -> None:
+        if self.errors:
+            raise ApiError(400, self.errors)
+
+
+def parse_send(data: Any) -> dict[str, Any]:
+    check = Checker()
+    if not isinstance(data, dict):
+        raise _error(400, "", "The body must be a JSON object.")
+    send: dict[str, Any] = {
+        "external_id": check.text(data, "external_id", "external_id"),
+        "requested_at": check.moment(data, "requested_at", "requested_at"),
+        "source": check.choice(data, "source", "source", list(Source.values)),
+        "channel": check.choice(data, "channel", "channel", list(Channel.values)),
+        "title": check.text(data, "title", "title", required=False, max_length=200),
+        "body": check.text(data, "body", "body", max_length=MAX_BODY),
+        "scheduled_at": check.moment(data, "scheduled_at", "scheduled_at", required=False),
+        "points_per_message": check.amount(data, "points_per_message", "points_per_message"),
+    }
+    fallback = data.get("fallback", False)
+    if not isinstance(fallback, bool):
+        check.fail("fallback", "Must be true or false.")
+    send["fallback"] = bool(fallback)
+    sender = data.get("sender")
+    if not isinstance(sender, dict):
+        check.fail("sender", "Must be an object with kind and value.")
+        sender = {}
+    kind = check.choice(sender, "kind", "sender.kind", list(SenderProfile.Kind.values))
+    send["sender"] = {
+        "kind": kind,
+        "value": (
+            check.phone(sender, "value", "sender.value") if kind == SenderProfile.Kind.PHONE
+            else check.text(sender, "value", "sender.value")
+        ),
+        "label": check.text(sender, "label", "sender.label", required=False),
+    }  # fmt: skip
+    if kind and send["channel"]:
+        if (kind == SenderProfile.Kind.KAKAO) != Channel.is_kakao(send["channel"]):
+            check.fail(
+                "sender.kind", "KakaoTalk channels need a kakao sender, SMS/LMS/MMS a phone."
+            )
+    recipients = data.get("recipients")
+    if not isinstance(recipients, list) or not recipients:
+        check.fail("recipients", "Must be a non-empty list.")
+        recipients = []
+    elif len(recipients) > MAX_RECIPIENTS:
+        check.fail("recipients", f"At most {MAX_RECIPIENTS:,} per call (got {len(recipients):,}).")
+        recipients = []
+    send["recipients"] = []
+    seen: set[str] = set()
+    for index, item in enumerate(recipients):
+        path = f"recipients[{index}]"
+        if not isinstance(item, dict):
+            check.fail(path, "Must be an object with external_id and phone.")
+            continue
+        recipient = {
+            "external_id": check.text(item, "external_id", f"{path}.external_id"),
+            "phone": check.phone(item, "phone", f"{path}.phone"),
+            "name": check.text(item, "name", f"{path}.name", required=False),
+        }
+        if recipient["external_id"] in seen:
+            check.fail(f"{path}.external_id", "Appears twice in this send.")
+        seen.add(recipient["external_id"])
+        send["recipients"].append(recipient)
+        if len(check.errors) > 100:  # enough to act on; the rest would only repeat
+            break
+    check.check()
+    return send
+
+
+def parse_results(data: Any) -> list[dict[str, Any]]:
+    check = Checker()
+    items = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise _error(400, "results", "Must be a non-empty list.")
+    if len(items) > MAX_RESULTS:
+        raise _error(400, "results", f"At most {MAX_RESULTS:,} per call (got {len(items):,}).")
+    results = []
+    for index, item in enumerate(items):
+        path = f"results[{index}]"
+        if not isinstance(item, dict):
+            check.fail(path, "Must be an object.")
+            continue
+
+        def at(name: str, path: str = path) -> str:
+            return f"{path}.{name}"
+
+        result = {
+            "send_external_id": check.text(item, "send_external_id", at("send_external_id")),
+            "recipient_external_id": check.text(
+                item, "recipient_external_id", at("recipient_external_id")
+            ),
+            "outcome": check.choice(item, "outcome", at("outcome"), OUTCOMES),
+            "result_code": check.text(
+                item, "result_code", at("result_code"), required=False, max_length=20
+            ),
+            "result_message": check.text(
+                item, "result_message", at("result_message"), required=False, max_length=300
+            ),
+            "carrier": check.text(item, "carrier", at("carrier"), required=False, max_length=20),
+            "final_channel": (
+                check.choice(item, "final_channel", at("final_channel"), CHANNELS)
+                if item.get("final_channel") is not None
+                else ""
+            ),
+            "completed_at": check.moment(item, "completed_at", at("completed_at")),
+            "points_refunded": check.amount(item, "points_refunded", at("points_refunded")),
+        }
+        results.append(result)
+        if len(check.errors) > 100:
+            break
+    check.check()
+    return results
+
+
+# Storing ----------------------------------------------------------------------------------
+
+
+def content_hash(send: dict[str, Any]) -> str:
+    return hashlib.sha256(
+        json.dumps(send, sort_keys=True, default=str, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def create_send(organization: Organization, send: dict[str, Any]) -> tuple[SendRequest, bool]:
+    """The send and its deliveries, and any results that came first; (send, created)."""
+    digest = content_hash(send)
+    existing = SendRequest.objects.filter(
+        organization=organization, external_id=send["external_id"]
+    ).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                return _insert_send(organization, send, digest), True
+        except IntegrityError:  # the same send, posted at the same moment by a retry
+            existing = SendRequest.objects.get(
+                organization=organization, external_id=send["external_id"]
+            )
+    if existing.content_hash != digest:
+        raise ApiError(409, [{
+            "field": "external_id",
+            "message": "A send with this external_id exists with other content.",
+        }])  # fmt: skip
+    return existing, False
+
+
+def _insert_send(organization: Organization, send: dict[str, Any], digest: str) -> SendRequest:
+    sender, _ = SenderProfile.objects.get_or_create(
+        organization=organization, kind=send["sender"]["kind"], value=send["sender"]["value"],
+        defaults={"label": send["sender"]["label"]},
+    )  # fmt: skip
+    count = len(send["recipients"])
+    scheduled = send["scheduled_at"]
+    reserved = scheduled is not None and scheduled > timezone.now()
+    row = SendRequest.objects.create(
+        organization=organization, external_id=send["external_id"],
+        requested_at=send["requested_at"], source=send["source"], channel=send["channel"],
+        sender=sender, title=send["title"], body=send["body"], scheduled_at=scheduled,
+        fallback=send["fallback"],
+        status=SendRequest.Status.RESERVED if reserved else SendRequest.Status.IN_PROGRESS,
+        points_charged=send["points_per_message"] * count, recipient_count=count,
+        sending_count=count, content_hash=digest,
+    )  # fmt: skip
+    Delivery.objects.bulk_create(
+        [
+            Delivery(
+                send_request=row,
+                organization=organization,
+                external_id=r["external_id"],
+                recipient=r["phone"],
+                recipient_name=r["name"],
+                status=Delivery.Status.SENDING,
+                final_channel=send["channel"],
+                points_charged=send["points_per_message"],
+            )  # fmt: skip
+            for r in send["recipients"]
+        ],
+        batch_size=2_000,
+    )
+    waiting = PendingResult.objects.filter(
+        organization=organization, send_external_id=send["external_id"]
+    )
+    early = [pending.result for pending in waiting.order_by("id")]
+    if early:
+        apply_results(organization, [_revive(result) for result in early])
+        waiting.delete()
+    return row
+
+
+def _revive(result: dict[str, Any]) -> dict[str, Any]:
+    """A result kept as JSON, with its types back."""
+    return {
+        **result,
+        "completed_at": parse_datetime(result["completed_at"]),
+        "points_refunded": Decimal(result["points_refunded"]),
+    }
+
+
+def apply_results(organization: Organization, results: list[dict[str, Any]]) -> dict[str, int]:
+    """Apply a batch in one transaction; returns how many changed, were already applied
+    (or older than what is known) and are waiting for their send."""
+    summary = {"applied": 0, "unchanged": 0, "pending": 0}
+    with transaction.atomic():
+        by_send: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        for index, result in enumerate(results):
+            by_send[result["send_external_id"]].append((index, result))
+        # Locked in id order, so two batches touching the same sends cannot deadlock.
+        sends = {
+            send.external_id: send
+            for send in SendRequest.objects.select_for_update()
+            .filter(organization=organization, external_id__in=list(by_send))
+            .order_by("id")
+        }
+        for external_id, items in by_send.items():
+            send = sends.get(external_id)
+            if send is None:
+                PendingResult.objects.bulk_create(
+                    PendingResult(
+                        organization=organization,
+                        send_external_id=external_id,
+                        recipient_external_id=result["recipient_external_id"],
+                        result=json.loads(json.dumps(result, default=str)),
+                    )  # fmt: skip
+                    for _, result in items
+                )
+                summary["pending"] += len(items)
+                continue
+            changed, unchanged = _apply_to_send(send, items)
+            summary["applied"] += changed
+            summary["unchanged"] += unchanged
+    return summary
+
+
+def _apply_to_send(send: SendRequest, items: list[tuple[int, dict[str, Any]]]) -> tuple[int, int]:
+    deliveries = {
+        d.external_id: d
+        for d in send.deliveries.select_for_update().filter(
+            external_id__in=[result["recipient_external_id"] for _, result in items]
+        )
+    }
+    unknown = [
+        {"field": f"results[{index}].recipient_external_id",
+         "message": f"Not a recipient of send {send.external_id}."}
+        for index, result in items if result["recipient_external_id"] not in deliveries
+    ]  # fmt: skip
+    if unknown:
+        raise ApiError(422, unknown)
+    counts = {status: 0 for status in Delivery.Status.values}
+    refunded = Decimal(0)
+    changed: dict[int, Delivery] = {}
+    unchanged = 0
+    # Oldest first, so a batch holding both a result and its correction ends on the latter.
+    for _, result in sorted(items, key=lambda item: item[1]["completed_at"]):
+        delivery = deliveries[result["recipient_external_id"]]
+        if not _moves_forward(delivery, result):
+            unchanged += 1
+            continue
+        counts[delivery.status] -= 1
+        counts[result["outcome"]] += 1
+        refunded += result["points_refunded"] - delivery.points_refunded
+        delivery.status = result["outcome"]
+        delivery.result_code = result["result_code"]
+        delivery.result_message = result["result_message"]
+        delivery.carrier = result["carrier"]
+        delivery.final_channel = result["final_channel"] or send.channel
+        delivery.completed_at = result["completed_at"]
+        delivery.points_refunded = result["points_refunded"]
+        changed[delivery.pk] = delivery
+    if changed:
+        Delivery.objects.bulk_update(
+            changed.values(),
+            ["status", "result_code", "result_message", "carrier", "final_channel",
+             "completed_at", "points_refunded"],
+        )  # fmt: skip
+        send.success_count += counts[Delivery.Status.SUCCESS]
+        send.failure_count += counts[Delivery.Status.FAILURE]
+        send.sending_count += counts[Delivery.Status.SENDING]
+        send.points_refunded += refunded
+        if send.status in (
+            SendRequest.Status.IN_PROGRESS, SendRequest.Status.COMPLETED,
+            SendRequest.Status.SENDING_NOW,
+        ):  # fmt: skip
+            send.status = (
+                SendRequest.Status.IN_PROGRESS if send.sending_count
+                else SendRequest.Status.COMPLETED
+            )  # fmt: skip
+        send.save(update_fields=["success_count", "failure_count", "sending_count",
+                                 "points_refunded", "status", "updated_at"])  # fmt: skip
+    return len(changed), unchanged
+
+
+def _moves_forward(delivery: Delivery, result: dict[str, Any]) -> bool:
+    """Whether a result tells something newer than the delivery knows."""
+    if delivery.status not in FINAL:
+        if result["outcome"] not in FINAL and delivery.completed_at:
+            return result["completed_at"] > delivery.completed_at
+        return True
+    if result["outcome"] not in FINAL:
+        return False  # a late "still sending" never reopens a final outcome
+    same = (
+        delivery.status == result["outcome"]
+        and delivery.result_code == result["result_code"]
+        and delivery.completed_at == result["completed_at"]
+    )
+    return not same and result["completed_at"] > delivery.completed_at
+
+
+def change_status(send: SendRequest, status: str, reason: str) -> SendRequest:
+    """A reservation move or a request-level failure; 409 when it cannot happen now."""
+    with transaction.atomic():
+        send = SendRequest.objects.select_for_update().get(pk=send.pk)
+        if status == send.status:
+            return send  # a replay
+        if status not in TRANSITIONS.get(send.status, set()):
+            raise ApiError(409, [{
+                "field": "status",
+                "message": f"Cannot move from {send.status} to {status}.",
+                "current_status": send.status,
+            }])  # fmt: skip
+        if status in (SendRequest.Status.CANCELLED, SendRequest.Status.FAILED):
+            # Nothing more will be sent: what was waiting fails, and is refunded.
+            waiting = send.deliveries.filter(status=Delivery.Status.SENDING)
+            message = "예약 취소" if status == SendRequest.Status.CANCELLED else reason[:300]
+            stopped = waiting.count()
+            refunded = sum(waiting.values_list("points_charged", flat=True), Decimal(0))
+            waiting.update(
+                status=Delivery.Status.FAILURE, result_message=message,
+                completed_at=timezone.now(), points_refunded=F("points_charged"),
+            )  # fmt: skip
+            send.failure_count += stopped
+            send.sending_count -= stopped
+            send.points_refunded += refunded
+        send.status = status
+        send.failure_reason = reason[:500] if status == SendRequest.Status.FAILED else ""
+        send.save()
+    return send
+
+
+# Views ------------------------------------------------------------------------------------
+
+
+def _api(view: Any) -> Any:
+    """JSON in and out, a key instead of a session, errors as {"errors": [...]}."""
+
+    @csrf_exempt
+    @login_not_required
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            organization = authenticate(request)
+            return view(request, organization, *args, **kwargs)
+        except ApiError as error:
+            return JsonResponse({"errors": error.errors}, status=error.status)
+
+    return wrapper
+
+
+def _body(request: HttpRequest) -> Any:
+    if request.content_type != "application/json":
+        raise _error(415, "Content-Type", "Send JSON with 'Content-Type: application/json'.")
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise _error(413, "", "The request is too large.") from None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise _error(400, "", f"Malformed JSON: {error}") from None
+
+
+def _send_json(send: SendRequest) -> dict[str, Any]:
+    return {
+        "external_id": send.external_id,
+        "requested_at": send.requested_at.isoformat(),
+        "source": send.source,
+        "channel": send.channel,
+        "sender": {
+            "kind": send.sender.kind,
+            "value": send.sender.value,
+            "label": send.sender.label,
+        },  # fmt: skip
+        "title": send.title,
+        "body": send.body,
+        "scheduled_at": send.scheduled_at.isoformat() if send.scheduled_at else None,
+        "fallback": send.fallback,
+        "status": send.status,
+        "failure_reason": send.failure_reason,
+        "points_charged": f"{send.points_charged:.2f}",
+        "points_refunded": f"{send.points_refunded:.2f}",
+        "counts": {
+            "recipients": send.recipient_count,
+            "success": send.success_count,
+            "failure": send.failure_count,
+            "sending": send.sending_count,
+        },  # fmt: skip
+    }
+
+
+def _get_send(organization: Organization, external_id: str) -> SendRequest:
+    send = (
+        SendRequest.objects.select_related("sender")
+        .filter(organization=organization, external_id=external_id)
+        .first()
+    )
+    if send is None:
+        raise _error(404, "external_id", "No send with this external_id.")
+    return send
+
+
+@_api
+def send_requests(request: HttpRequest, organization: Organization) -> HttpResponse:
+    if request.method == "POST":
+        send, created = create_send(organization, parse_send(_body(request)))
+        send = _get_send(organization, send.external_id)
+        return JsonResponse(_send_json(send), status=201 if created else 200)
+    if request.method != "GET":
+        raise _error(405, "", "Use GET or POST.")
+    filterset = SendRequestFilter(
+        request.GET,
+        queryset=SendRequest.objects.for_org(organization).select_related("sender"),
+        request=SimpleNamespace(organization=organization),
+    )
+    if not filterset.is_valid():
+        raise ApiError(400, [
+            {"field": field, "message": " ".join(messages)}
+            for field, messages in filterset.errors.items()
+        ])  # fmt: skip
+    page = paginate(
+        filterset.qs, key=("requested_at", "id"), descending=not filterset.oldest_first,
+        cursor=filterset.cursor, size=PAGE_SIZE,
+    )  # fmt: skip
+    return JsonResponse(
+        {"results": [_send_json(send) for send in page.rows], "next_cursor": page.next_cursor}
+    )
+
+
+@_api
+def send_request_detail(
+    request: HttpRequest, organization: Organization, external_id: str
+) -> HttpResponse:
+    send = _get_send(organization, external_id)
+    token = request.GET.get("cursor", "")
+    try:
+        cursor = Cursor.decode(token) if token else None
+        page = paginate(send.deliveries.all(), key=("id",), descending=False, cursor=cursor,
+                        size=DELIVERY_PAGE_SIZE)  # fmt: skip
+    except InvalidCursor:
+        raise _error(400, "cursor", "Not a cursor this API gave out.") from None
+    return JsonResponse({
+        **_send_json(send),
+        "deliveries": [
+            {"external_id": d.external_id, "phone": d.recipient, "name": d.recipient_name,
+             "outcome": d.status, "result_code": d.result_code,
+             "result_message": d.result_message, "final_channel": d.final_channel,
+             "carrier": d.carrier,
+             "completed_at": d.completed_at.isoformat() if d.completed_at else None,
+             "points_charged": f"{d.points_charged:.2f}",
+             "points_refunded": f"{d.points_refunded:.2f}"}
+            for d in page.rows
+        ],
+        "next_cursor": page.next_cursor,
+    })  # fmt: skip
+
+
+@_api
+def send_request_status(
+    request: HttpRequest, organization: Organization, external_id: str
+) -> HttpResponse:
+    if request.method != "POST":
+        raise _error(405, "", "Use POST.")
+    data = _body(request)
+    check = Checker()
+    body = data if isinstance(data, dict) else {}
+    status = check.choice(
+        body, "status", "status", sorted({s for t in TRANSITIONS.values() for s in t})
+    )
+    reason = check.text(body, "reason", "reason", required=status == "failed", max_length=500)
+    check.check()
+    send = change_status(_get_send(organization, external_id), status, reason)
+    return JsonResponse(_send_json(_get_send(organization, send.external_id)))
+
+
+@_api
+def results(request: HttpRequest, organization: Organization) -> HttpResponse:
+    if request.method != "POST":
+        raise _error(405, "", "Use POST.")
+    return JsonResponse(apply_results(organization, parse_results(_body(request))))
+
+
+@csrf_exempt
+@login_not_required
+def openapi(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(OPENAPI_FILE.read_bytes(), content_type="application/json")
