@@ -149,7 +149,10 @@ class Checker:
             if required:
                 self.fail(path, "This field is required.")
             return None
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:  # well formed, but no such moment: minute 61, month 13
+            parsed = None
         if parsed is None:
             self.fail(path, "Must be an ISO 8601 date and time, e.g. 2026-11-27T14:03:00+09:00.")
         elif parsed.tzinfo is None:
