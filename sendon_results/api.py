@@ -23,7 +23,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -414,11 +414,12 @@ def apply_results(organization: Organization, results: list[dict[str, Any]]) -> 
 
 
 def _apply_to_send(send: SendRequest, items: list[tuple[int, dict[str, Any]]]) -> tuple[int, int]:
+    # No row locks here: every writer of a send's deliveries holds the send's row lock.
     deliveries = {
         d.external_id: d
-        for d in send.deliveries.select_for_update().filter(
+        for d in send.deliveries.filter(
             external_id__in=[result["recipient_external_id"] for _, result in items]
-        )
+        ).only("external_id", "status", "result_code", "completed_at", "points_refunded")
     }
     unknown = [
         {"field": f"results[{index}].recipient_external_id",
@@ -449,11 +450,7 @@ def _apply_to_send(send: SendRequest, items: list[tuple[int, dict[str, Any]]]) -
         delivery.points_refunded = result["points_refunded"]
         changed[delivery.pk] = delivery
     if changed:
-        Delivery.objects.bulk_update(
-            changed.values(),
-            ["status", "result_code", "result_message", "carrier", "final_channel",
-             "completed_at", "points_refunded"],
-        )  # fmt: skip
+        _save_results(list(changed.values()))
         send.success_count += counts[Delivery.Status.SUCCESS]
         send.failure_count += counts[Delivery.Status.FAILURE]
         send.sending_count += counts[Delivery.Status.SENDING]
@@ -469,6 +466,32 @@ def _apply_to_send(send: SendRequest, items: list[tuple[int, dict[str, Any]]]) -
         send.save(update_fields=["success_count", "failure_count", "sending_count",
                                  "points_refunded", "status", "updated_at"])  # fmt: skip
     return len(changed), unchanged
+
+
+RESULT_FIELDS = ["status", "result_code", "result_message", "carrier", "final_channel",
+                 "completed_at", "points_refunded"]  # fmt: skip
+
+
+def _save_results(deliveries: list[Delivery]) -> None:
+    """Write the changed deliveries in one statement. On PostgreSQL an UPDATE … FROM
+    unnest(arrays): Django's bulk_update builds a CASE per field and row and took a second
+    for a batch of 1,000; one placeholder per value still cost a third of that in parsing."""
+    if connection.vendor != "postgresql":
+        Delivery.objects.bulk_update(deliveries, RESULT_FIELDS)
+        return
+    types = ["bigint", "varchar", "varchar", "varchar", "varchar", "varchar", "timestamptz",
+             "numeric"]  # fmt: skip
+    columns = [[d.pk for d in deliveries]] + [
+        [getattr(d, name) for d in deliveries] for name in RESULT_FIELDS
+    ]
+    arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+    assignments = ", ".join(f"{name} = v.{name}" for name in RESULT_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Delivery._meta.db_table} AS d SET {assignments} "
+            f"FROM unnest({arrays}) AS v(id, {', '.join(RESULT_FIELDS)}) WHERE d.id = v.id",
+            columns,
+        )
 
 
 def _moves_forward(delivery: Delivery, result: dict[str, Any]) -> bool:
