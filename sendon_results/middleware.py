@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
-from .models import Organization
+from .models import Membership
 
 SESSION_KEY = "organization_id"
 
@@ -21,13 +21,22 @@ class OrganizationMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.organizations = []
         request.organization = None
+        request.is_owner = False
         if request.user.is_authenticated:
-            request.organizations = list(Organization.objects.for_user(request.user))
-            chosen = request.session.get(SESSION_KEY)
-            request.organization = next(
-                (org for org in request.organizations if org.pk == chosen),
-                request.organizations[0] if request.organizations else None,
+            memberships = list(
+                Membership.objects.filter(user=request.user)
+                .select_related("organization")
+                .order_by("organization__name", "organization_id")
             )
+            request.organizations = [m.organization for m in memberships]
+            chosen = request.session.get(SESSION_KEY)
+            current = next(
+                (m for m in memberships if m.organization_id == chosen),
+                memberships[0] if memberships else None,
+            )
+            if current is not None:
+                request.organization = current.organization
+                request.is_owner = current.role == Membership.Role.OWNER
         return self.get_response(request)
 
 

@@ -165,3 +165,6 @@ CELERY_BEAT_SCHEDULE = {
 # A long export must not be handed to a second worker while the first still works on it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": EXPORT_TIME_LIMIT + 3600}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# The ingest API takes up to 10,000 recipients or results a call; larger requests are 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("API_MAX_REQUEST_MB", "16") * 2**20

@@ -20,7 +20,7 @@ from . import api, exports, retention, tasks
 from .filters import DeliveryFilter, SendRequestFilter, period_presets
 from .forms import ApiKeyForm, ExportRequestForm, StatementForm, last_month
 from .middleware import SESSION_KEY
-from .models import ApiKey, Export, Membership, Organization, SendRequest
+from .models import ApiKey, Export, Organization, SendRequest
 from .pagination import paginate
 
 EXPORT_NOTICE_KEY = "export_notice"
@@ -287,15 +287,9 @@ def statement_verify(request: HttpRequest, code: str) -> HttpResponse:
 
 def _owner_organization(request: HttpRequest) -> Organization:
     """The current organization, when the user owns it: keys are an owner's business."""
-    organization = request.organization
-    if (
-        organization is None
-        or not Membership.objects.filter(
-            user=request.user, organization=organization, role=Membership.Role.OWNER
-        ).exists()
-    ):
+    if request.organization is None or not request.is_owner:
         raise Http404("not an owner")
-    return organization
+    return request.organization
 
 
 def api_keys(request: HttpRequest) -> HttpResponse:

@@ -178,9 +178,12 @@ def test_bad_requests(alice, platform):
     wrong_type = platform.post("/api/v1/send-requests", "a=b", content_type="text/plain")
     assert wrong_type.status_code == 415
     huge = platform.post(
-        "/api/v1/send-requests", "x" * (6 * 2**20), content_type="application/json"
+        "/api/v1/send-requests", "x" * (17 * 2**20), content_type="application/json"
     )
     assert huge.status_code == 413
+    five_mb_body = post(platform, "/api/v1/send-requests", new_send(body="가" * (5 * 2**20 // 3)))
+    assert five_mb_body.status_code == 400
+    assert five_mb_body.json()["errors"][0]["field"] == "body"
     assert post(Client(), "/api/v1/send-requests", new_send()).status_code == 401
     ApiKey.objects.update(revoked_at="2026-11-20T00:00:00Z")
     revoked = post(platform, "/api/v1/send-requests", new_send())
