@@ -275,3 +275,19 @@ def test_overlapping_batches_from_threads_keep_counts_right(alice):
         counted["sending"],
     )
     assert counted["sending"] == 0 and send.status == "completed"
+
+
+def test_bad_results_are_named_and_nothing_is_applied(platform):
+    post(platform, "/api/v1/send-requests", new_send())
+    batch = {"results": [
+        result("R-0", "success", "2026-11-20T10:00:05+09:00"),
+        result("R-1", "delivered", "2026-11-20T10:00:05+09:00"),
+        result("R-2", "failure", "2026-11-20T10:00:05"),
+    ]}  # fmt: skip
+    response = post(platform, "/api/v1/results", batch)
+    assert response.status_code == 400
+    fields = [error["field"] for error in response.json()["errors"]]
+    assert fields == ["results[1].outcome", "results[2].completed_at"]
+    assert SendRequest.objects.get().sending_count == 3
+    too_many = {"results": [batch["results"][0]] * 10_001}
+    assert post(platform, "/api/v1/results", too_many).json()["errors"][0]["field"] == "results"
