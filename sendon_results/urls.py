@@ -23,6 +23,7 @@ register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("healthz", views.healthz, name="healthz"),
     path("results/", views.results, name="results"),
     path("results/<id:pk>/", views.result_detail, name="result_detail"),
     path("exports/", views.export_list, name="export_list"),

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +19,7 @@ from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
 from . import api, exports, retention, tasks
+from .celery import app as celery_app
 from .filters import DeliveryFilter, SendRequestFilter, period_presets
 from .forms import ApiKeyForm, ExportRequestForm, StatementForm, last_month
 from .middleware import SESSION_KEY
@@ -314,6 +317,34 @@ def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     messages.success(request, _("The key %(name)s is revoked.") % {"name": key.name})
     return redirect("api_keys")
+
+
+@login_not_required
+def healthz(request: HttpRequest) -> HttpResponse:
+    """200 when the database (and the broker, when one is configured) answers; else 503."""
+    checks = {"database": _reachable(_ping_database)}
+    if settings.CELERY_BROKER_URL:
+        checks["broker"] = _reachable(_ping_broker)
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse(checks, status=200 if healthy else 503)
+
+
+def _reachable(ping: Callable[[], None]) -> str:
+    try:
+        ping()
+    except Exception as error:  # any failure to answer is "down", with its reason
+        return f"error: {type(error).__name__}"
+    return "ok"
+
+
+def _ping_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _ping_broker() -> None:
+    with celery_app.connection_for_write() as broker:
+        broker.ensure_connection(max_retries=1, timeout=2)
 
 
 @require_POST

@@ -267,3 +267,18 @@ def test_foreign_cursors_and_huge_ids_are_a_clear_answer(alice):
     assert alice.client.get("/results/?sender=99999999999999999999999").status_code == 400
     assert alice.client.get("/results/99999999999999999999999/").status_code == 404
     assert alice.client.get("/exports/99999999999999999999999/download/").status_code == 404
+
+
+def test_health_check_answers_without_signing_in(db, settings, monkeypatch):
+    settings.CELERY_BROKER_URL = ""
+    response = Client().get("/healthz")
+    assert response.status_code == 200 and response.json() == {"database": "ok"}
+
+    def down() -> None:
+        raise ConnectionRefusedError
+
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    monkeypatch.setattr("sendon_results.views._ping_broker", down)
+    response = Client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"database": "ok", "broker": "error: ConnectionRefusedError"}
