@@ -11,5 +11,7 @@ COPY pyproject.toml README.md ./
 COPY sendon_results ./sendon_results
 RUN pip install --no-cache-dir .
 COPY . .
+# Static files are collected into the image and served by WhiteNoise.
+RUN DEBUG=true python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["python", "manage.py", "runserver", "0.0.0.0:8000"]
+CMD ["gunicorn", "sendon_results.wsgi", "--workers", "4", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

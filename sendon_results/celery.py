@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sendon_results.settings")
 
@@ -20,3 +22,21 @@ def _warm_statement_fonts(**kwargs: object) -> None:
     from .statements import warm_fonts
 
     warm_fonts()
+
+
+_task_started: dict[str, float] = {}
+task_log = logging.getLogger("sendon_results.tasks")
+
+
+@task_prerun.connect
+def _task_starts(task_id: str, **kwargs: object) -> None:
+    _task_started[task_id] = time.perf_counter()
+
+
+@task_postrun.connect
+def _task_ends(task_id: str, task: object, state: str | None = None, **kwargs: object) -> None:
+    # One line per task, like one per request.
+    started = _task_started.pop(task_id, None)
+    milliseconds = (time.perf_counter() - started) * 1000 if started else 0.0
+    task_log.info("task=%s id=%s state=%s ms=%.1f", getattr(task, "name", task), task_id,
+                  state, milliseconds)  # fmt: skip

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -9,6 +11,7 @@ from django.utils import translation
 from .models import Membership
 
 SESSION_KEY = "organization_id"
+request_log = logging.getLogger("sendon_results.requests")
 
 
 class OrganizationMiddleware:
@@ -57,4 +60,25 @@ class LanguageMiddleware:
         request.LANGUAGE_CODE = language
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
+        return response
+
+
+class RequestLogMiddleware:
+    """One log line per request: method, path, status, milliseconds, user."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        request_log.info(
+            "method=%s path=%s status=%s ms=%.1f user=%s",
+            request.method,
+            request.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+            user.pk if user is not None and user.is_authenticated else "-",
+        )
         return response

@@ -60,6 +60,19 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = "insecure-development-key-only-for-debug"
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+# Behind a TLS-terminating proxy in production: trust its X-Forwarded-Proto, send cookies
+# over HTTPS only, and tell browsers to stay on HTTPS.
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "true")
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer asks over plain HTTP
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "31536000")
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "true")
 
 INSTALLED_APPS = [
     "sendon_results.apps.SendonResultsConfig",
@@ -74,7 +87,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "sendon_results.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "sendon_results.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -123,6 +138,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Served by the app itself through WhiteNoise, compressed (no separate web server needed).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "media")))
@@ -140,8 +160,9 @@ RETENTION_DAYS = envint("RETENTION_DAYS", "365")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # WeasyPrint and fontTools narrate every rendering step at INFO.
     "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
@@ -165,6 +186,9 @@ CELERY_BEAT_SCHEDULE = {
 # A long export must not be handed to a second worker while the first still works on it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": EXPORT_TIME_LIMIT + 3600}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task's message is acknowledged when it is done, and given back if its worker dies.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 
 # The ingest API takes up to 10,000 recipients or results a call; larger requests are 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("API_MAX_REQUEST_MB", "16") * 2**20

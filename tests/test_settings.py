@@ -51,3 +51,27 @@ def test_admin_pages_answer_for_staff(admin_client, alice):
         "/admin/sendon_results/export/",
     ):
         assert admin_client.get(url).status_code == 200, url
+
+
+def test_production_settings_pass_the_deploy_check():
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DEBUG": "false",
+        "SECRET_KEY": "k" * 20 + "-Vq8#x2!LmZ0pR7sT4uW9yB3dF6hJ1nC",
+        "ALLOWED_HOSTS": "console.example.com",
+        "CSRF_TRUSTED_ORIGINS": "https://console.example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env, capture_output=True, text=True, cwd=BASE_DIR,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_one_log_line_per_request(alice, caplog):
+    with caplog.at_level("INFO", logger="sendon_results.requests"):
+        alice.client.get("/results/?status=failed")
+    lines = [r.getMessage() for r in caplog.records if r.name == "sendon_results.requests"]
+    assert len(lines) == 1
+    assert lines[0].startswith("method=GET path=/results/ status=200 ms=")
+    assert lines[0].endswith(f"user={alice.user.pk}")
