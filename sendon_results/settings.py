@@ -186,6 +186,9 @@ CELERY_BEAT_SCHEDULE = {
 # A long export must not be handed to a second worker while the first still works on it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": EXPORT_TIME_LIMIT + 3600}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A broker that does not answer fails the request to queue within seconds, not minutes.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
 # A task's message is acknowledged when it is done, and given back if its worker dies.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

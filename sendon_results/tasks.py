@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+from kombu.exceptions import OperationalError
 
 from . import exports, retention
 from .models import Export
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -18,6 +26,24 @@ from .models import Export
 def run_export(export_id: int) -> None:
     """Build and publish one export's file; failures are recorded on the job."""
     exports.run_export(export_id)
+
+
+def queue_export_on_commit(export_id: int) -> None:
+    """Queue the job once the request's transaction commits. When the broker cannot be
+    reached the job fails at once with a reason and a retry button, instead of the page."""
+
+    def queue() -> None:
+        try:
+            run_export.delay(export_id)
+        except OperationalError:
+            logger.exception("could not queue export %s", export_id)
+            Export.objects.filter(pk=export_id, state=Export.State.PENDING).update(
+                state=Export.State.FAILED,
+                finished_at=timezone.now(),
+                error=gettext("The job queue cannot be reached right now. Try again shortly."),
+            )
+
+    transaction.on_commit(queue)
 
 
 @shared_task

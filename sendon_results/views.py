@@ -205,7 +205,7 @@ def export_create(request: HttpRequest) -> HttpResponse:
         filters=exports.filters_from_query(query),
     )  # fmt: skip
     if created:
-        tasks.run_export.delay_on_commit(export.pk)
+        tasks.queue_export_on_commit(export.pk)
     request.session[EXPORT_NOTICE_KEY] = export.pk
     return redirect(f"{reverse('results')}?{query.urlencode()}")
 
@@ -214,7 +214,7 @@ def export_create(request: HttpRequest) -> HttpResponse:
 def export_retry(request: HttpRequest, pk: int) -> HttpResponse:
     export = _get_export_for_user(request, pk)
     if export.state == Export.State.FAILED and exports.reset_for_retry(export):
-        tasks.run_export.delay_on_commit(export.pk)
+        tasks.queue_export_on_commit(export.pk)
         messages.info(request, _("Trying the export again."))
     return redirect("export_list")
 
@@ -249,7 +249,7 @@ def statement_list(request: HttpRequest) -> HttpResponse:
             kind=Export.Kind.STATEMENT, file_format=Export.Format.PDF, filters=form.filters(),
         )  # fmt: skip
         if created:
-            tasks.run_export.delay_on_commit(export.pk)
+            tasks.queue_export_on_commit(export.pk)
         return redirect("statement_list")
     Export.objects.filter(organization=request.organization).fail_stuck()
     issued = (

@@ -366,3 +366,23 @@ def test_two_clicks_on_try_again_run_the_job_once(
     Export.objects.filter(pk=export.pk).update(state=Export.State.FAILED)
     assert exports.reset_for_retry(export) is True
     assert exports.reset_for_retry(export) is False
+
+
+def test_an_unreachable_queue_fails_the_job_not_the_page(
+    alice, history, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from sendon_results import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.run_export, "delay", broker_down)
+    data = {"kind": "sends", "file_format": "xlsx", "split": "", "query": ""}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice.client.post("/exports/new/", data)
+    assert response.status_code == 302
+    export = Export.objects.get()
+    assert export.state == Export.State.FAILED and "대기열" in export.error
+    assert "다시 시도" in alice.client.get("/exports/").content.decode()
