@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
@@ -317,6 +319,17 @@ def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     messages.success(request, _("The key %(name)s is revoked.") % {"name": key.name})
     return redirect("api_keys")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a friendly 503 while the database cannot be reached (pages work again by
+    themselves when it is back), Django's plain 500 page otherwise."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        # A page of its own: base.html would touch the session and user, i.e. the database.
+        response = render(request, "unavailable.html", status=503)
+        response["Retry-After"] = "30"
+        return response
+    return defaults.server_error(request)
 
 
 @login_not_required

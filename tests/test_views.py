@@ -282,3 +282,26 @@ def test_health_check_answers_without_signing_in(db, settings, monkeypatch):
     response = Client().get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"database": "ok", "broker": "error: ConnectionRefusedError"}
+
+
+def test_a_database_outage_is_a_friendly_503(alice, monkeypatch):
+    from django.db import OperationalError
+
+    def down(self, request):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("sendon_results.middleware.OrganizationMiddleware.__call__", down)
+    alice.client.raise_request_exception = False
+    response = alice.client.get("/results/")
+    assert response.status_code == 503 and response["Retry-After"] == "30"
+    assert "데이터베이스에 연결할 수 없습니다" in response.content.decode()
+
+
+def test_other_errors_stay_a_plain_500(alice, monkeypatch):
+    def broken(self, request):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("sendon_results.middleware.OrganizationMiddleware.__call__", broken)
+    alice.client.raise_request_exception = False
+    response = alice.client.get("/results/")
+    assert response.status_code == 500 and "데이터베이스" not in response.content.decode()
