@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Callable
+from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
@@ -93,8 +94,10 @@ def results(request: HttpRequest) -> HttpResponse:
         "period_presets": period_presets(timezone.localdate()),
         "retention_days": settings.RETENTION_DAYS,
         "export_form": ExportRequestForm(initial={"query": _query_without_cursor(request)}),
-        "export_notice": _export_notice(request),
-        "expiring": _expiring_soon(organization),
+        # Callables, which the template calls only where it renders them: the notice and the
+        # banner stand outside the htmx fragment, so filter changes do not query for them.
+        "export_notice": partial(_export_notice, request),
+        "expiring": partial(_expiring_soon, organization),
     }
     status = 200
     if filterset.is_valid():
