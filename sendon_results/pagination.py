@@ -48,10 +48,6 @@ class Page:
     next_cursor: str | None
     prev_cursor: str | None
 
-    @property
-    def has_other_pages(self) -> bool:
-        return bool(self.next_cursor or self.prev_cursor)
-
 
 def paginate(
     queryset: QuerySet[Any],
