@@ -7,7 +7,7 @@ import os
 import time
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sendon_results.settings")
 
@@ -22,6 +22,13 @@ def _warm_statement_fonts(**kwargs: object) -> None:
     from .statements import warm_fonts
 
     warm_fonts()
+
+
+@worker_ready.connect
+def _take_up_orphaned_jobs(sender: object, **kwargs: object) -> None:
+    from .tasks import requeue_orphans
+
+    requeue_orphans(getattr(sender, "hostname", ""))
 
 
 _task_started: dict[str, float] = {}

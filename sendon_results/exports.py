@@ -623,16 +623,17 @@ def reset_for_retry(export: Export) -> bool:
     )
 
 
-def run_export(export_id: int) -> None:
+def run_export(export_id: int, worker: str = "") -> None:
     """Build one export's file and publish it; a failure is recorded in the job, not raised.
 
     Safe to run twice (a redelivered task): a finished job is left alone, and a job that
-    was running starts over from a fresh temporary file.
+    was running starts over from a fresh temporary file. `worker` names the Celery worker
+    doing it, so that worker can take the job up again if it dies.
     """
     now = timezone.now()
     claimed = Export.objects.filter(
         pk=export_id, state__in=[Export.State.PENDING, Export.State.RUNNING]
-    ).update(state=Export.State.RUNNING, started_at=now, progress=0, error="")
+    ).update(state=Export.State.RUNNING, started_at=now, progress=0, error="", worker=worker)
     if not claimed:
         return
     export = Export.objects.select_related("organization", "created_by").get(pk=export_id)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
+from django.utils.functional import empty
 
 from .models import Membership
 
@@ -16,7 +17,11 @@ request_log = logging.getLogger("sendon_results.requests")
 
 class OrganizationMiddleware:
     """Sets `request.organizations` (the user's) and `request.organization` (the one they
-    work in, kept in the session; the first one until they switch)."""
+    work in, kept in the session; the first one until they switch).
+
+    Only for views that need a signed-in user: /healthz and the public pages never touch
+    the session, so they answer even while the database does not.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -25,7 +30,12 @@ class OrganizationMiddleware:
         request.organizations = []
         request.organization = None
         request.is_owner = False
-        if request.user.is_authenticated:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., HttpResponse], *args: object
+    ) -> None:
+        if getattr(view_func, "login_required", True) and request.user.is_authenticated:
             memberships = list(
                 Membership.objects.filter(user=request.user)
                 .select_related("organization")
@@ -40,7 +50,6 @@ class OrganizationMiddleware:
             if current is not None:
                 request.organization = current.organization
                 request.is_owner = current.role == Membership.Role.OWNER
-        return self.get_response(request)
 
 
 class LanguageMiddleware:
@@ -73,6 +82,8 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         user = getattr(request, "user", None)
+        if getattr(user, "_wrapped", None) is empty:
+            user = None  # not loaded by the request: do not query the session just to log
         request_log.info(
             "method=%s path=%s status=%s ms=%.1f user=%s",
             request.method,

@@ -359,6 +359,11 @@ def format_phone(digits: str) -> str:
 
 
 class ExportQuerySet(models.QuerySet["Export"]):
+    def orphaned_by(self, worker: str) -> ExportQuerySet:
+        """Jobs a worker of this name was running: when called as that worker starts, its
+        previous life died holding them (killed, out of memory, the machine restarted)."""
+        return self.filter(state=Export.State.RUNNING, worker=worker)
+
     def for_member(self, user: object, organization: Organization | None) -> ExportQuerySet:
         return self.filter(created_by=user, organization=organization)
 
@@ -422,6 +427,9 @@ class Export(models.Model):
     file_name = models.CharField(max_length=200, blank=True)  # what the download is called
     file_size = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The Celery worker running the job: when that worker starts again after dying, the
+    # jobs it held are queued again (see requeue_orphans).
+    worker = models.CharField(max_length=200, blank=True)
     # Send statements only: their number, the code that verifies them, and the figures they
     # print (kept, so the verification page shows them as long as the statement lives).
     # NULL, not "", for the other exports: both are unique among statements.

@@ -186,6 +186,9 @@ CELERY_BEAT_SCHEDULE = {
 # A long export must not be handed to a second worker while the first still works on it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": EXPORT_TIME_LIMIT + 3600}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A new pool process decodes the statement fonts before it reports for work (seconds on a
+# busy machine); with Celery's default of 4 s the worker kills and replaces it, forever.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = 60
 # A broker that does not answer fails the request to queue within seconds, not minutes.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 3

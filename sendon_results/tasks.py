@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -18,14 +18,34 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
+    bind=True,
     acks_late=True,  # a worker killed mid-export leaves the message to be redelivered
     reject_on_worker_lost=True,
     soft_time_limit=settings.EXPORT_TIME_LIMIT,
     time_limit=settings.EXPORT_TIME_LIMIT + 60,
 )
-def run_export(export_id: int) -> None:
+def run_export(self: Task, export_id: int) -> None:
     """Build and publish one export's file; failures are recorded on the job."""
-    exports.run_export(export_id)
+    exports.run_export(export_id, worker=self.request.hostname or "")
+
+
+def requeue_orphans(worker: str) -> int:
+    """Queue again the jobs this worker held when it last died.
+
+    A pool process killed mid-job is noticed by its worker, which gives the message back
+    at once (reject_on_worker_lost). When the whole worker is killed, Redis keeps the
+    message unacknowledged until the visibility timeout (hours, so long exports are not
+    handed out twice); the restarted worker takes its jobs up here instead. The late
+    redelivery, when it comes, finds the job finished and does nothing.
+    """
+    orphans = list(Export.objects.orphaned_by(worker).values_list("pk", flat=True))
+    for export_id in orphans:
+        logger.warning("export %s: its worker %s died; queued again", export_id, worker)
+        Export.objects.filter(pk=export_id, state=Export.State.RUNNING).update(
+            state=Export.State.PENDING, progress=0
+        )
+        run_export.delay(export_id)
+    return len(orphans)
 
 
 def queue_export_on_commit(export_id: int) -> None:

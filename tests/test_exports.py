@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 
-from sendon_results import exports
+from sendon_results import exports, tasks
 from sendon_results.models import Delivery, Export
 from tests.factories import make_send
 
@@ -246,6 +246,20 @@ def test_a_redelivered_job_starts_over(
     exports.run_export(export.pk)
     export.refresh_from_db()
     assert export.state == Export.State.DONE and not temp.exists()
+
+
+def test_a_restarted_worker_takes_up_the_jobs_it_held_when_it_died(
+    alice, history, django_capture_on_commit_callbacks
+):
+    mine = ask(alice, capture=django_capture_on_commit_callbacks, kind="deliveries")
+    others = ask(alice, capture=django_capture_on_commit_callbacks, kind="sends")
+    Export.objects.filter(pk=mine.pk).update(state=Export.State.RUNNING, worker="celery@a")
+    Export.objects.filter(pk=others.pk).update(state=Export.State.RUNNING, worker="celery@b")
+    assert tasks.requeue_orphans("celery@a") == 1  # the task runs eagerly here
+    mine.refresh_from_db()
+    others.refresh_from_db()
+    assert mine.state == Export.State.DONE and mine.file
+    assert others.state == Export.State.RUNNING  # its worker is alive, or will say so
 
 
 def test_a_stuck_job_is_marked_failed(alice, history, settings, django_capture_on_commit_callbacks):
