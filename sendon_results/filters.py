@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Channel, Delivery, SenderProfile, SendRequest, Source
-from .pagination import Cursor, InvalidCursor
+from .pagination import LAST_PAGE, Cursor, InvalidCursor
 from .retention import korea_day_start, oldest_kept_day
 
 QUERY_MAX_LENGTH = 100
@@ -47,7 +47,7 @@ class PagedFilterForm(forms.Form):
             return None
         try:
             cursor = Cursor.decode(token)
-            if len(cursor.position) != self.key_length:  # a cursor of another list
+            if cursor != LAST_PAGE and len(cursor.position) != self.key_length:  # another list
                 raise InvalidCursor(token)
             return cursor
         except InvalidCursor:

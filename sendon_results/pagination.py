@@ -1,7 +1,8 @@
 """Keyset pagination: every page costs the same, the hundredth as the first.
 
-A cursor names the last row seen and which way to go from it. Cursors are signed, so a
-hand-edited one is refused with a message instead of silently showing other rows.
+A cursor names the last row seen and which way to go from it; the "last page" cursor
+names no row and walks back from the end. Cursors are signed, so a hand-edited one is
+refused with a message instead of silently showing other rows.
 """
 
 from __future__ import annotations
@@ -42,11 +43,18 @@ class Cursor:
         return cls("next" if direction == "n" else "prev", tuple(position))
 
 
+LAST_PAGE = Cursor("prev", ())
+
+
 @dataclass(frozen=True)
 class Page:
     rows: list[Any]
     next_cursor: str | None
     prev_cursor: str | None
+
+    @property
+    def last_cursor(self) -> str | None:
+        return LAST_PAGE.encode() if self.next_cursor else None
 
 
 def paginate(
@@ -64,8 +72,9 @@ def paginate(
     """
     model = queryset.model
     backwards = cursor is not None and cursor.direction == "prev"
+    at_end = cursor == LAST_PAGE
     scan_descending = descending != backwards
-    if cursor is not None:
+    if cursor is not None and not at_end:
         if len(cursor.position) != len(key):
             raise InvalidCursor("position does not match the key")
         try:
@@ -88,7 +97,7 @@ def paginate(
     def cursor_at(row: Model, direction: Direction) -> str:
         return Cursor(direction, tuple(_key_string(row, name) for name in key)).encode()
 
-    has_next = more if not backwards else True
+    has_next = not at_end and (more if not backwards else True)
     has_prev = cursor is not None and (more if backwards else True)
     return Page(
         rows,

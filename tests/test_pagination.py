@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
@@ -78,3 +79,30 @@ def test_cursor_of_another_key_is_refused(twelve):
         paginate(twelve, key=KEY, descending=True, cursor=cursor)
     with pytest.raises(InvalidCursor):
         paginate(twelve, key=KEY, descending=True, cursor=Cursor("next", ("yesterday", "x")))
+
+
+@pytest.mark.parametrize("descending", [True, False])
+def test_last_page_holds_the_final_rows_and_walks_back(twelve, descending):
+    ordering = ["-requested_at", "-id"] if descending else ["requested_at", "id"]
+    expected = list(twelve.order_by(*ordering).values_list("pk", flat=True))
+    first = paginate(twelve, key=KEY, descending=descending, cursor=None, size=5)
+    last = paginate(
+        twelve, key=KEY, descending=descending, cursor=Cursor.decode(first.last_cursor), size=5
+    )
+    assert [row.pk for row in last.rows] == expected[-5:]
+    assert last.next_cursor is None and last.last_cursor is None
+    before = paginate(
+        twelve, key=KEY, descending=descending, cursor=Cursor.decode(last.prev_cursor), size=5
+    )
+    assert [row.pk for row in before.rows] == expected[2:7]
+
+
+def test_the_pager_links_to_the_last_page(alice, twelve):
+    page = alice.client.get("/results/").content.decode()
+    assert 'rel="last"' not in page  # twelve sends fit on the first page
+    SendRequestFactory.create_batch(40, organization=alice.organization, sender=alice.phone)
+    page = alice.client.get("/results/").content.decode()
+    link = re.search(r'<a href="\?cursor=([^"]+)" rel="last">마지막 »</a>', page)
+    assert link, page
+    last = alice.client.get(f"/results/?cursor={link.group(1)}").content.decode()
+    assert 'rel="prev"' in last and 'rel="next"' not in last

@@ -1,12 +1,14 @@
 """Times the results list and detail pages, whole requests through Django, on this database.
 
-Seed first (e.g. `seed_demo --sends 1000000 --max-recipients 6` on PostgreSQL), then
-`manage.py bench_results`. Reports p50/p95 server time per page over --repeat requests.
+Seed first (`seed_scale` on PostgreSQL), then `manage.py bench_results`. Reports p50/p95
+server time per page over --repeat requests, then EXPLAIN (ANALYZE, BUFFERS) of the
+slowest query of the slowest page.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import re
 import statistics
 import time
@@ -16,12 +18,14 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 from django.db.models import Count
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ...demo import DEMO_NUMBER
 from ...models import Membership, Organization, SenderProfile, SendRequest
 
 NEXT_LINK = re.compile(r'<a href="([^"]+)" rel="next">')
+LAST_LINK = re.compile(r'<a href="([^"]+)" rel="last">')
 
 
 class Command(BaseCommand):
@@ -32,6 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--depth", type=int, default=100, help="the deep page's number")
 
     def handle(self, *args: Any, repeat: int, depth: int, **options: Any) -> None:
+        logging.getLogger("sendon_results.requests").setLevel(logging.WARNING)  # not per request
         organization = (
             Organization.objects.annotate(sends=Count("send_requests")).order_by("-sends").first()
         )
@@ -66,32 +71,40 @@ class Command(BaseCommand):
                 f"status=completed&channel=alimtalk&requested_from={month_ago}"
             ),
         }
-        self.stdout.write(f"{'page':<34}{'first':>16}{f'page {depth}':>16}{'oldest':>16}")
+        self.slowest = (0.0, "")
+        columns = ("first", f"page {depth}", "last")
+        self.stdout.write(f"{'results list':<26}" + "".join(f"{c:>16}" for c in columns))
         for label, query in queries.items():
-            deep = self._deep_url(client, f"/results/?{query}", depth)
-            row = [
-                self._time(client, f"/results/?{query}", repeat),
-                self._time(client, deep, repeat) if deep else "(fewer pages)",
-                self._time(client, f"/results/?{query}&order=oldest", repeat),
-            ]
-            self.stdout.write(f"{label:<34}" + "".join(f"{cell:>16}" for cell in row))
+            first = f"/results/?{query}"
+            deep = self._follow(client, first, NEXT_LINK, depth - 1)
+            last = self._follow(client, first, LAST_LINK, 1)
+            row = [self._time(client, url, repeat) if url else "(one page)" for url in (
+                first, deep, last)]  # fmt: skip
+            self.stdout.write(f"{label:<26}" + "".join(f"{cell:>16}" for cell in row))
 
         largest = sends.order_by("-recipient_count").first()
         if largest:
             detail = f"/results/{largest.pk}/"
             self.stdout.write(
-                f"{f'detail ({largest.recipient_count:,} recipients)':<34}"
-                f"{self._time(client, detail, repeat):>16}"
-                f"{self._time(client, detail + '?outcome=failure', repeat):>16}  (failures only)"
+                f"{f'detail, {largest.recipient_count:,} recipients':<26}"
+                f"{'first':>16}{'last':>16}{'failures only':>16}"
             )
+            row = [
+                self._time(client, detail, repeat),
+                self._time(client, self._follow(client, detail, LAST_LINK, 1), repeat),
+                self._time(client, detail + "?outcome=failure", repeat),
+            ]
+            self.stdout.write(f"{'':<26}" + "".join(f"{cell:>16}" for cell in row))
+        self._explain_slowest(client)
 
-    def _deep_url(self, client: Client, url: str, depth: int) -> str | None:
-        """Follow "next" links to page `depth`, as a user would."""
-        for _ in range(depth - 1):
-            found = NEXT_LINK.search(client.get(url).content.decode())
+    def _follow(self, client: Client, url: str, link: re.Pattern[str], times: int) -> str | None:
+        """Follow a pager link `times` times, as a user would; None where the pages end."""
+        path = url.split("?", 1)[0]
+        for _ in range(times):
+            found = link.search(client.get(url).content.decode())
             if not found:
                 return None
-            url = "/results/" + html.unescape(found.group(1))
+            url = path + html.unescape(found.group(1))
         return url
 
     def _time(self, client: Client, url: str, repeat: int) -> str:
@@ -104,4 +117,18 @@ class Command(BaseCommand):
             assert response.status_code == 200, (url, response.status_code)
         timings.sort()
         p95 = timings[max(0, round(0.95 * len(timings)) - 1)]
+        self.slowest = max(self.slowest, (p95, url))
         return f"{statistics.median(timings):.1f} / {p95:.1f}"
+
+    def _explain_slowest(self, client: Client) -> None:
+        p95, url = self.slowest
+        with CaptureQueriesContext(connection) as captured:
+            for _ in range(3):
+                client.get(url)
+        query = max(captured.captured_queries, key=lambda q: float(q["time"]))
+        self.stdout.write(f"\nSlowest page: {url} (p95 {p95:.1f} ms); its slowest query:")
+        self.stdout.write(query["sql"])
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {query['sql']}")
+                self.stdout.write("\n".join(line for (line,) in cursor.fetchall()))
