@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test system-packages bench bench-export lint
+.PHONY: install run test system-packages bench bench-export loadtest lint
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
@@ -33,9 +33,14 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The list page on a large PostgreSQL data set; see README "Performance".
+# The scale benchmark on PostgreSQL (10M deliveries): pages, export, statement, purge.
+# Figures and the machine in docs/benchmarks.md.
 bench: install
-	$(BIN)/python manage.py bench_results $(BENCH_ARGS)
+	scripts/bench.sh
+
+# 50 users for 60 s against gunicorn while an export runs, on the `make bench` data set.
+loadtest: install
+	$(BIN)/python scripts/loadtest.py
 
 # A per-recipient export of ROWS deliveries, end to end; see README "Exports".
 ROWS ?= 1000000

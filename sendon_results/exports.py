@@ -627,16 +627,22 @@ def run_export(export_id: int, worker: str = "") -> None:
     """Build one export's file and publish it; a failure is recorded in the job, not raised.
 
     Safe to run twice (a redelivered task): a finished job is left alone, and a job that
-    was running starts over from a fresh temporary file. `worker` names the Celery worker
+    was running starts over from a fresh temporary file. Each run claims the job with an
+    attempt of its own; only the latest attempt may publish, fail or report progress, so
+    an earlier run still going somewhere changes nothing. `worker` names the Celery worker
     doing it, so that worker can take the job up again if it dies.
     """
-    now = timezone.now()
+    attempt = uuid.uuid4().hex
     claimed = Export.objects.filter(
         pk=export_id, state__in=[Export.State.PENDING, Export.State.RUNNING]
-    ).update(state=Export.State.RUNNING, started_at=now, progress=0, error="", worker=worker)
+    ).update(
+        state=Export.State.RUNNING, started_at=timezone.now(), progress=0, error="",
+        worker=worker, attempt=attempt,
+    )  # fmt: skip
     if not claimed:
         return
     export = Export.objects.select_related("organization", "created_by").get(pk=export_id)
+    mine = Export.objects.filter(pk=export_id, state=Export.State.RUNNING, attempt=attempt)
     temp_dir = Path(settings.MEDIA_ROOT) / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     for stale in temp_dir.glob(f"export-{export.pk}-*"):  # left by a worker that died
@@ -652,21 +658,19 @@ def run_export(export_id: int, worker: str = "") -> None:
                 count = _write_rows(temp, export)
         with temp.open("rb") as file:
             export.file.save(f"{uuid.uuid4().hex}.{export.file_format}", File(file), save=False)
-        published = Export.objects.filter(pk=export.pk, state=Export.State.RUNNING).update(
+        published = mine.update(
             file=export.file.name, file_name=export.file_name, file_size=export.file.size,
             row_count=count, state=Export.State.DONE, progress=100,
             finished_at=timezone.now(), figures=export.figures,
             fingerprint=export.fingerprint, covers_from=export.covers_from,
         )  # fmt: skip
-        if not published:  # marked failed meanwhile (past its time limit): no file offered
+        if not published:  # failed meanwhile (time limit), or claimed again: no file offered
             export.file.delete(save=False)
             return
         logger.info("export %s: %s rows, %s bytes", export.pk, count, export.file.size)
     except Exception as error:
         logger.exception("export %s failed", export.pk)
-        Export.objects.filter(pk=export.pk).update(
-            state=Export.State.FAILED, finished_at=timezone.now(), error=_readable(error)
-        )
+        mine.update(state=Export.State.FAILED, finished_at=timezone.now(), error=_readable(error))
     finally:
         temp.unlink(missing_ok=True)
 
@@ -677,9 +681,9 @@ def _write_rows(path: Path, export: Export) -> int:
     Export.objects.filter(pk=export.pk).update(total_rows=rows.total)
 
     def report(written: int) -> None:
-        Export.objects.filter(pk=export.pk, state=Export.State.RUNNING).update(
-            progress=min(99, written * 100 // max(rows.total, 1))
-        )
+        Export.objects.filter(
+            pk=export.pk, state=Export.State.RUNNING, attempt=export.attempt
+        ).update(progress=min(99, written * 100 // max(rows.total, 1)))
 
     if export.file_format == Export.Format.CSV and connection.vendor == "postgresql":
         count = copy_csv(path, rows)

@@ -430,6 +430,7 @@ class Export(models.Model):
     # The Celery worker running the job: when that worker starts again after dying, the
     # jobs it held are queued again (see requeue_orphans).
     worker = models.CharField(max_length=200, blank=True)
+    attempt = models.CharField(max_length=32, blank=True)  # the run that may publish the file
     # Send statements only: their number, the code that verifies them, and the figures they
     # print (kept, so the verification page shows them as long as the statement lives).
     # NULL, not "", for the other exports: both are unique among statements.

@@ -62,10 +62,13 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
-# Behind a TLS-terminating proxy in production: trust its X-Forwarded-Proto, send cookies
-# over HTTPS only, and tell browsers to stay on HTTPS.
-if not DEBUG:
+# Behind a TLS-terminating proxy in production: trust its X-Forwarded-Proto and the address
+# it appends to X-Forwarded-For, send cookies over HTTPS only, and tell browsers to stay
+# on HTTPS. (Without such a proxy in front, both headers would be the visitor's to forge.)
+BEHIND_PROXY = envbool("BEHIND_PROXY", "false" if DEBUG else "true")
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if not DEBUG:
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "true")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer asks over plain HTTP
     SESSION_COOKIE_SECURE = True
@@ -171,6 +174,20 @@ LOGGING = {
 PUBLIC_BASE_URL = os.getenv("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # Verification attempts one address may make in ten minutes.
 VERIFY_RATE_LIMIT = envint("VERIFY_RATE_LIMIT", "30")
+# The rate limit counts in the cache: Redis, shared by every web process, in production
+# (CACHE_URL=redis://…/1); this process's memory when unset.
+CACHE_URL = os.getenv("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # Exports: how long a finished file is kept, and how long one job may run.
 EXPORT_EXPIRY_DAYS = envint("EXPORT_EXPIRY_DAYS", "7")

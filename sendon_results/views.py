@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -38,6 +39,8 @@ CONTENT_TYPES = {
 }
 # Counting stops here: the page says "1,000+" instead of paying for an exact COUNT(*).
 COUNT_LIMIT = 1_000
+
+logger = logging.getLogger(__name__)
 
 
 def _get_send_for_user(request: HttpRequest, pk: int) -> SendRequest:
@@ -274,12 +277,8 @@ def statement_list(request: HttpRequest) -> HttpResponse:
 @login_not_required
 def statement_verify(request: HttpRequest, code: str) -> HttpResponse:
     """Public: the figures of the statement with this code, and nothing else."""
-    address = request.META.get("REMOTE_ADDR", "")
-    key = f"verify-attempts:{address}"
-    attempts = cache.get_or_set(key, 0, timeout=600)
-    if attempts >= settings.VERIFY_RATE_LIMIT:
+    if _too_many_attempts(f"verify-attempts:{_client_address(request)}"):
         return render(request, "statements/verify.html", {"limited": True}, status=429)
-    cache.incr(key)
     normalized = code.replace("-", "").upper()
     statement = (
         Export.objects.filter(
@@ -291,6 +290,26 @@ def statement_verify(request: HttpRequest, code: str) -> HttpResponse:
     if statement is None:
         return render(request, "statements/verify.html", {"code": code}, status=404)
     return render(request, "statements/verify.html", {"statement": statement, "code": code})
+
+
+def _client_address(request: HttpRequest) -> str:
+    """The visitor's address: behind the proxy, the one it appended to X-Forwarded-For
+    (earlier entries come from the visitor and could be anything)."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if settings.BEHIND_PROXY and forwarded:
+        return forwarded.rsplit(",", 1)[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _too_many_attempts(key: str) -> bool:
+    """Counts an attempt in the shared cache (Redis in production) over ten minutes. While
+    the cache is down the page stays open: it only ever shows figures to a valid code."""
+    try:
+        cache.add(key, 0, timeout=600)
+        return cache.incr(key) > settings.VERIFY_RATE_LIMIT
+    except Exception:  # the cache server, whatever its client raises
+        logger.warning("rate limit not counted: the cache cannot be reached", exc_info=True)
+        return False
 
 
 def _owner_organization(request: HttpRequest) -> Organization:

@@ -5,6 +5,7 @@ console under gunicorn, Celery workers, and a signed-in HTTP client. Everything 
 from __future__ import annotations
 
 import glob
+import http.cookiejar
 import os
 import re
 import shutil
@@ -200,6 +201,7 @@ class Browser:
         self.session = requests.Session()
         # Behind the TLS proxy: the console sees HTTPS, and its cookies are Secure.
         self.session.headers["X-Forwarded-Proto"] = "https"
+        self.session.cookies.set_policy(LoopbackPolicy())
         page = self.get("/login/")
         response = self.post(
             "/login/",
@@ -208,9 +210,7 @@ class Browser:
         assert response.status_code == 302, response.text[:500]
 
     def get(self, path: str) -> requests.Response:
-        response = self.session.get(self.base_url + path, allow_redirects=False, timeout=10)
-        self._keep_cookies()
-        return response
+        return self.session.get(self.base_url + path, allow_redirects=False, timeout=10)
 
     def post(self, path: str, data: dict[str, str]) -> requests.Response:
         if "csrfmiddlewaretoken" not in data:
@@ -219,13 +219,16 @@ class Browser:
             self.base_url + path, data=data, allow_redirects=False, timeout=10,
             headers={"Referer": f"https://127.0.0.1:{self.base_url.rsplit(':', 1)[1]}{path}"},
         )  # fmt: skip
-        self._keep_cookies()
         return response
 
-    def _keep_cookies(self) -> None:
-        # The client talks plain HTTP to the console, so it must send Secure cookies anyway.
-        for cookie in self.session.cookies:
-            cookie.secure = False
+
+class LoopbackPolicy(http.cookiejar.DefaultCookiePolicy):
+    """Keeps the console's Secure cookies as plain ones, to send them back over HTTP: on
+    loopback this client stands where the TLS proxy would."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        cookie.secure = False
+        return super().set_ok(cookie, request)
 
 
 def _token(page: requests.Response) -> str:

@@ -373,6 +373,36 @@ def test_a_job_failed_while_running_is_never_published(alice, history, monkeypat
     assert export.state == Export.State.FAILED and not export.file
 
 
+def test_a_run_overtaken_by_a_redelivery_neither_publishes_nor_fails_the_job(
+    alice, history, monkeypatch
+):
+    export = Export.objects.create(
+        organization=alice.organization, created_by=alice.user, kind="sends",
+        file_format="xlsx", filters={}, expires_at=timezone.now() + dt.timedelta(days=7),
+    )  # fmt: skip
+    real_write = exports.write_xlsx
+
+    def claimed_again_meanwhile(path, rows, **kwargs):
+        written = real_write(path, rows, **kwargs)
+        Export.objects.filter(pk=export.pk).update(attempt="a-later-run")
+        return written
+
+    monkeypatch.setattr(exports, "write_xlsx", claimed_again_meanwhile)
+    exports.run_export(export.pk)
+    export.refresh_from_db()
+    assert export.state == Export.State.RUNNING and export.attempt == "a-later-run"
+    assert not export.file
+
+    def disk_full(path, rows, **kwargs):
+        Export.objects.filter(pk=export.pk).update(attempt="yet-another-run")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(exports, "write_xlsx", disk_full)
+    exports.run_export(export.pk)
+    export.refresh_from_db()
+    assert export.state == Export.State.RUNNING and not export.error  # the later run decides
+
+
 def test_two_clicks_on_try_again_run_the_job_once(
     alice, history, django_capture_on_commit_callbacks
 ):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -164,6 +165,35 @@ def test_verification_is_rate_limited(db, client, settings):
     settings.VERIFY_RATE_LIMIT = 3
     codes = [client.get("/statements/verify/AAAA-BBBB-CCCC/").status_code for _ in range(5)]
     assert codes == [404, 404, 404, 429, 429]
+
+
+def test_behind_the_proxy_each_visitor_has_a_limit_of_their_own(db, client, settings):
+    settings.VERIFY_RATE_LIMIT, settings.BEHIND_PROXY = 1, True
+    url = "/statements/verify/AAAA-BBBB-CCCC/"
+    # The proxy appends the address it saw; what the visitor sent before it is ignored.
+    assert client.get(url, headers={"X-Forwarded-For": "9.9.9.9, 203.0.113.7"}).status_code == 404
+    assert client.get(url, headers={"X-Forwarded-For": "1.1.1.1, 203.0.113.7"}).status_code == 429
+    assert client.get(url, headers={"X-Forwarded-For": "203.0.113.8"}).status_code == 404
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "redis-down"])
+def test_the_limit_counts_in_redis_and_the_page_stays_open_without_it(db, client, settings, shared):
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if shared and not broker:
+        pytest.skip("needs Redis: runs in the PostgreSQL pass of .ci/run, which starts it")
+    location = broker if shared else "redis://127.0.0.1:9/0"  # nothing listens on port 9
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": location,
+            "OPTIONS": {"socket_timeout": 1},
+        }
+    }
+    settings.VERIFY_RATE_LIMIT = 2
+    if shared:
+        cache.clear()
+    codes = [client.get("/statements/verify/AAAA-BBBB-CCCC/").status_code for _ in range(3)]
+    assert codes == ([404, 404, 429] if shared else [404, 404, 404])
 
 
 def test_an_empty_period_is_still_a_statement(alice, tmp_path, django_capture_on_commit_callbacks):

@@ -13,6 +13,7 @@ import random
 import time
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
@@ -22,11 +23,12 @@ from ...demo import (
     KAKAO_BODIES,
     KAKAO_FAILURE_TEXT,
     LMS_BODIES,
+    MANAGER,
     NAMES,
     SMS_BODIES,
     ensure_demo_accounts,
 )
-from ...models import Organization, SenderProfile, SendRequest
+from ...models import Membership, Organization, SenderProfile, SendRequest
 
 # The demo's two organizations first (so the demo logins see the big one), then three more.
 SHARES = (
@@ -212,6 +214,9 @@ class Command(BaseCommand):
 
     def _organization(self, name: str) -> Organization:
         organization, _ = Organization.objects.get_or_create(name=name)
+        # The demo's manager works in every organization, to sign in to any of them.
+        manager = get_user_model().objects.get(username=MANAGER[0])
+        Membership.objects.get_or_create(user=manager, organization=organization)
         if not organization.sender_profiles.exists():
             SenderProfile.objects.create(
                 organization=organization, kind="phone", value="15880000", label="대표번호"

@@ -1,0 +1,211 @@
+"""Load test: 50 operators browse and filter for 60 s while a 1M-row export runs.
+
+gunicorn (4 workers, production settings) on the `make bench` PostgreSQL data set, a
+Celery worker through Redis, and locust driving scripts/locustfile.py, all on 127.0.0.1;
+stops by itself and stops everything it started. Reports requests/s, p50/p95 and errors
+per page, then how long the export took under the load. Exits 1 when a target is missed
+(errors, or p95 of all requests at 300 ms or more).
+
+    make loadtest      # after `make bench` has seeded sendon_bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import http.cookiejar
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+USERS, SPAWN_RATE, DURATION = 50, 10, "60s"
+P95_TARGET_MS = 300
+EXPORT_DAYS = 50  # the largest organization's last 50 days: about a million deliveries
+
+
+class LoopbackPolicy(http.cookiejar.DefaultCookiePolicy):
+    """Keeps the console's Secure cookies as plain ones, to send them back over HTTP: on
+    loopback this client stands where the TLS proxy would."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        cookie.secure = False
+        return super().set_ok(cookie, request)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--without-export", action="store_true", help="browsing alone")
+    with_export = not parser.parse_args().without_export
+    database = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sendon_bench")
+    broker = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+    with psycopg.connect(database.replace("postgres://", "postgresql://", 1)) as db:
+        (deliveries,) = db.execute("SELECT count(*) FROM sendon_results_delivery").fetchone()
+    print(f"Data set: {deliveries:,} deliveries ({database})")
+    folder = Path(tempfile.mkdtemp(prefix="sendon-load-"))
+    began = dt.datetime.now(dt.UTC)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "load-test-only",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database,
+        "CELERY_BROKER_URL": broker,
+        "MEDIA_ROOT": str(folder / "media"),
+        "DB_CONN_MAX_AGE": "60",
+    }
+    python = sys.executable
+    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env,
+                   check=True)  # fmt: skip
+    # The queue is this test's own (a Redis database of its own): nothing older in it.
+    subprocess.run([python, "-m", "celery", "-A", "sendon_results", "purge", "-f"], cwd=ROOT,
+                   env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    processes = [
+        subprocess.Popen(
+            [python, "-m", "gunicorn", "sendon_results.wsgi", "--workers", "4",
+             "--bind", f"127.0.0.1:{port}", "--log-file", str(folder / "web.log")],
+            cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            # As in docker-compose.yml: exports yield the CPU to pages (nice).
+            ["nice", "-n", "19", python, "-m", "celery", "-A", "sendon_results", "worker",
+             "--concurrency=1",
+             "--without-gossip", "--without-mingle", "--logfile", str(folder / "worker.log")],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ),
+    ]  # fmt: skip
+    try:
+        wait_for_web(base)
+        started = time.monotonic()
+        sessions = [signed_in(base) for _ in range(USERS)]
+        signing_in = (time.monotonic() - started) / USERS
+        (folder / "sessions.json").write_text(json.dumps([s.cookies.get_dict() for s in sessions]))
+        session = sessions[0]
+        export = ask_for_export(session, base) if with_export else None
+        print(f"{USERS} users signed in ({signing_in:.2f} s each, one at a time); export "
+              f"{export or '(none)'} running; {USERS} users browse for {DURATION} …")  # fmt: skip
+        subprocess.run(
+            [python, "-m", "locust", "-f", str(ROOT / "scripts" / "locustfile.py"), "--headless",
+             "--users", str(USERS), "--spawn-rate", str(SPAWN_RATE), "--run-time", DURATION,
+             "--host", base, "--csv", str(folder / "load"), "--only-summary",
+             "--stop-timeout", "5", "--loglevel", "WARNING"],
+            cwd=ROOT, check=False, stdout=subprocess.DEVNULL,
+            env={**os.environ, "LOAD_SESSIONS": str(folder / "sessions.json")},
+        )  # fmt: skip
+        state_after_load = export_state(session, base, export) if export else ""
+        errors, p95 = report(folder / "load_stats.csv")
+        if export:
+            print(f"Export {export} when the load stopped: {state_after_load}")
+            started = time.monotonic()
+            wait_for_export(session, base, "완료", timeout=900)
+            print(f"Export {export} finished {time.monotonic() - started:.0f} s after the load")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(60)
+        shutil.rmtree(folder, ignore_errors=True)
+        with psycopg.connect(database.replace("postgres://", "postgresql://", 1)) as db:
+            db.execute("DELETE FROM sendon_results_export WHERE created_at >= %s", [began])
+    missed = errors > 0 or p95 >= P95_TARGET_MS
+    print(f"Targets (0 errors, p95 < {P95_TARGET_MS} ms): {'MISSED' if missed else 'met'}")
+    return 1 if missed else 0
+
+
+def ask_for_export(session: requests.Session, base: str) -> str:
+    """The largest organization's last EXPORT_DAYS, per recipient, as Excel; once running."""
+    since = (dt.date.today() - dt.timedelta(days=EXPORT_DAYS)).isoformat()
+    asked = session.post(
+        f"{base}/exports/new/",
+        {"kind": "deliveries", "file_format": "xlsx", "split": "",
+         "query": f"requested_from={since}",
+         "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": f"https://{base.split('://')[1]}/results/"}, allow_redirects=False,
+    )  # fmt: skip
+    if asked.status_code != 302 or "login" in asked.headers.get("Location", ""):
+        raise SystemExit(f"asking for the export answered {asked.status_code}")
+    return wait_for_export(session, base, "만드는 중")
+
+
+def wait_for_web(base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("gunicorn did not answer /healthz within 60 s")
+
+
+def signed_in(base: str) -> requests.Session:
+    session = requests.Session()
+    session.headers["X-Forwarded-Proto"] = "https"  # as the TLS proxy forwards it
+    session.cookies.set_policy(LoopbackPolicy())
+    page = session.get(f"{base}/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = session.post(
+        f"{base}/login/", {"username": "hanbit", "password": "hanbit-demo-2026",
+                           "csrfmiddlewaretoken": token},
+        headers={"Referer": f"https://{base.split('://')[1]}/login/"}, allow_redirects=False,
+    )  # fmt: skip
+    if response.status_code != 302:
+        raise SystemExit(f"signing in answered {response.status_code}")
+    return session
+
+
+def export_state(session: requests.Session, base: str, export: str) -> str:
+    row = session.get(f"{base}/exports/{export}/row/").text
+    return " ".join(re.sub(r"<[^>]+>", " ", row).split())[:160]
+
+
+def wait_for_export(session: requests.Session, base: str, word: str, timeout: float = 120) -> str:
+    """The newest export's id once its row on /exports/ shows `word`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page = session.get(f"{base}/exports/").text
+        export = re.search(r'id="export-(\d+)"', page).group(1)
+        state = export_state(session, base, export)
+        if word in state:
+            return export
+        if "실패" in state:
+            raise SystemExit(f"export {export} failed: {state}")
+        time.sleep(1)
+    raise SystemExit(f"export did not reach {word!r} within {timeout:.0f} s")
+
+
+def report(stats: Path) -> tuple[int, float]:
+    """Print locust's figures per page; return (errors, p95 of all requests)."""
+    rows = list(csv.DictReader(stats.open()))
+    print(f"{'page':<40}{'requests':>9}{'errors':>8}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}")
+    for row in rows:
+        print(
+            f"{row['Name']:<40}{row['Request Count']:>9}{row['Failure Count']:>8}"
+            f"{float(row['Requests/s']):>8.1f}{row['50%']:>8}{row['95%']:>8}"
+        )
+    total = rows[-1]
+    return int(total["Failure Count"]), float(total["95%"])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
