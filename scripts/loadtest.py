@@ -82,8 +82,8 @@ def main() -> int:
     processes = [
         subprocess.Popen(
             [python, "-m", "gunicorn", "sendon_results.wsgi", "--workers", "4",
-             "--bind", f"127.0.0.1:{port}", "--log-file", str(folder / "web.log")],
-            cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
+             "--bind", f"127.0.0.1:{port}"],
+            cwd=ROOT, env=env, stderr=(folder / "web.log").open("w"),
         ),
         subprocess.Popen(
             # As in docker-compose.yml: exports yield the CPU to pages (nice).
@@ -103,8 +103,9 @@ def main() -> int:
         export = ask_for_export(session, base) if with_export else None
         print(f"{USERS} users signed in ({signing_in:.2f} s each, one at a time); export "
               f"{export or '(none)'} running; {USERS} users browse for {DURATION} …")  # fmt: skip
+        log_before = (folder / "web.log").stat().st_size
         subprocess.run(
-            [python, "-m", "locust", "-f", str(ROOT / "scripts" / "locustfile.py"), "--headless",
+            [python, "-m", "locust", "--headless", "-f", str(ROOT / "scripts" / "locustfile.py"),
              "--users", str(USERS), "--spawn-rate", str(SPAWN_RATE), "--run-time", DURATION,
              "--host", base, "--csv", str(folder / "load"), "--only-summary",
              "--stop-timeout", "5", "--loglevel", "WARNING"],
@@ -113,6 +114,7 @@ def main() -> int:
         )  # fmt: skip
         state_after_load = export_state(session, base, export) if export else ""
         errors, p95 = report(folder / "load_stats.csv")
+        server_side(folder / "web.log", log_before)
         if export:
             print(f"Export {export} when the load stopped: {state_after_load}")
             started = time.monotonic()
@@ -192,6 +194,22 @@ def wait_for_export(session: requests.Session, base: str, word: str, timeout: fl
             raise SystemExit(f"export {export} failed: {state}")
         time.sleep(1)
     raise SystemExit(f"export did not reach {word!r} within {timeout:.0f} s")
+
+
+def server_side(log: Path, offset: int) -> None:
+    """The same requests as the console logged them (its request log lines): the time
+    inside Django, without waiting for a free gunicorn worker or the load generator."""
+    with log.open() as lines:
+        lines.seek(offset)
+        logged = re.findall(r"path=(\S+) status=\d+ ms=([\d.]+) ", lines.read())
+    times = sorted(float(ms) for _, ms in logged)
+    if not times:
+        return
+    p50, p95, p99 = (times[int(len(times) * share)] for share in (0.5, 0.95, 0.99))
+    print(f"Server time of the same {len(times):,} requests: p50 {p50:.0f} ms, "
+          f"p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {times[-1]:.0f} ms")  # fmt: skip
+    slowest = sorted(logged, key=lambda entry: -float(entry[1]))[:5]
+    print("Slowest: " + ", ".join(f"{path} {float(ms):.0f} ms" for path, ms in slowest))
 
 
 def report(stats: Path) -> tuple[int, float]:

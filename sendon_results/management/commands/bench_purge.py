@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import subprocess
 import sys
@@ -68,6 +69,7 @@ class Command(BaseCommand):
 
     def _page_loop(self, seconds: float) -> None:
         """Print (start time, milliseconds) of each list request, one JSON line each."""
+        logging.getLogger("sendon_results.requests").setLevel(logging.WARNING)  # not per request
         organization = Organization.objects.get(name=DEMO_ORGANIZATIONS[0].name)
         member = Membership.objects.filter(organization=organization).first()
         assert member is not None
