@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import errno
+import itertools
 import logging
 import os
 import tempfile
@@ -59,6 +60,7 @@ XLSX_MAX_DATA_ROWS = 1_048_575
 # Text that Excel or LibreOffice could take for a formula (or DDE command) when opened.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 ITERATOR_CHUNK = 5_000
+SENDS_PER_QUERY = 500  # deliveries are fetched for this many sends at a time, ~5,000 rows
 PROGRESS_EVERY = 10_000  # rows between progress reports
 DUPLICATE_WINDOW = dt.timedelta(minutes=1)
 # format_phone's rules as regular expressions, applied in turn (02 before other areas).
@@ -126,6 +128,9 @@ DELIVERY_FIELDS = [
     "result_message", "final_channel", "carrier", "completed_at", "points_charged",
     "points_refunded",
 ]  # fmt: skip
+# The same, read in two parts: the send's columns, then the recipient's.
+SEND_PART = [f.removeprefix("send_request__") for f in DELIVERY_FIELDS[:7]]
+DELIVERY_PART = DELIVERY_FIELDS[7:]
 
 
 @dataclass
@@ -187,11 +192,36 @@ def export_rows(export: Export) -> Rows:
     deliveries = _deliveries_of(export, sends)
     total = deliveries.count() if export.filters.get("recipient") else span["deliveries"]
     ordered = deliveries.order_by(*_ordering("send_request__", newest_first), "id")
-    values = ordered.values_list(*DELIVERY_FIELDS).iterator(chunk_size=ITERATOR_CHUNK)
+    values = _in_send_order(export, sends.order_by(*_ordering("", newest_first)))
     return Rows(
         DELIVERY_COLUMNS, total, map(cells.delivery, values), *span["days"],
         queryset=ordered, sql_cells=cells.delivery_sql(export.organization),
     )  # fmt: skip
+
+
+def _in_send_order(export: Export, sends: QuerySet[SendRequest]) -> Iterator[tuple[Any, ...]]:
+    """The deliveries' DELIVERY_FIELDS, sends in the order of `sends` and each send's
+    recipients in id order, a few hundred sends a query.
+
+    As one query the database would join and sort every row before handing over the first
+    (three seconds of CPU for a million rows, taken from the pages being browsed). Here
+    the sends come in order from their own index, and each chunk's deliveries from the
+    (send, id) index, without a join: a send's columns are read once, not per recipient.
+    """
+    send_rows = sends.values_list("id", *SEND_PART).iterator(chunk_size=ITERATOR_CHUNK)
+    for chunk in itertools.batched(send_rows, SENDS_PER_QUERY):
+        of_send = {send_id: (tuple(send), []) for send_id, *send in chunk}
+        deliveries = _narrowed(
+            export, Delivery.objects.filter(organization=export.organization,
+                                            send_request_id__in=list(of_send)),
+        )  # fmt: skip
+        for send_id, *delivery in deliveries.order_by("send_request_id", "id").values_list(
+            "send_request_id", *DELIVERY_PART
+        ):
+            of_send[send_id][1].append(delivery)
+        for send, recipients in of_send.values():  # dicts keep the order of `sends`
+            for delivery in recipients:
+                yield send + tuple(delivery)
 
 
 def _span(sends: QuerySet[SendRequest], filters: dict[str, list[str]]) -> dict[str, Any]:
@@ -216,11 +246,16 @@ def _ordering(prefix: str, newest_first: bool) -> list[str]:
 
 
 def _deliveries_of(export: Export, sends: QuerySet[SendRequest]) -> QuerySet[Delivery]:
-    """Deliveries of the filtered sends, narrowed by the outcome and recipient filters too:
-    a "failure" export lists the failed numbers, not every number of a send with one."""
+    """Deliveries of the filtered sends, narrowed as _narrowed says."""
     deliveries = Delivery.objects.filter(
         organization=export.organization, send_request__in=sends.order_by().values("id")
     )
+    return _narrowed(export, deliveries)
+
+
+def _narrowed(export: Export, deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
+    """Deliveries narrowed by the outcome and recipient filters too: a "failure" export
+    lists the failed numbers, not every number of a send with one."""
     if outcomes := export.filters.get("outcome"):
         deliveries = deliveries.filter(status__in=outcomes)
     if recipient := "".join(export.filters.get("recipient", [])).strip():
