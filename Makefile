@@ -40,7 +40,7 @@ bench: install
 
 # 50 users for 60 s against gunicorn while an export runs, on the `make bench` data set.
 loadtest: install
-	$(BIN)/python scripts/loadtest.py
+	$(BIN)/python -m scripts.loadtest
 
 # A per-recipient export of ROWS deliveries, end to end; see README "Exports".
 ROWS ?= 1000000

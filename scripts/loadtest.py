@@ -7,6 +7,7 @@ per page, then how long the export took under the load. Exits 1 when a target is
 (errors, or p95 of all requests at 300 ms or more).
 
     make loadtest      # after `make bench` has seeded sendon_bench
+    .venv/bin/python -m scripts.loadtest [--without-export]
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import http.cookiejar
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,27 +26,14 @@ import time
 from pathlib import Path
 
 import psycopg
-import requests
+
+from tests.stack import Browser, answers, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS, SPAWN_RATE, DURATION = 50, 10, "60s"
 P95_TARGET_MS = 300
+LOGIN = ("hanbit", "hanbit-demo-2026")
 EXPORT_DAYS = 50  # the largest organization's last 50 days: about a million deliveries
-
-
-class LoopbackPolicy(http.cookiejar.DefaultCookiePolicy):
-    """Keeps the console's Secure cookies as plain ones, to send them back over HTTP: on
-    loopback this client stands where the TLS proxy would."""
-
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
-        cookie.secure = False
-        return super().set_ok(cookie, request)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> int:
@@ -94,13 +80,13 @@ def main() -> int:
         ),
     ]  # fmt: skip
     try:
-        wait_for_web(base)
+        wait_for(lambda: answers(f"{base}/healthz"), 60, "gunicorn")
         started = time.monotonic()
-        sessions = [signed_in(base) for _ in range(USERS)]
+        users = [Browser(base, *LOGIN) for _ in range(USERS)]
         signing_in = (time.monotonic() - started) / USERS
-        (folder / "sessions.json").write_text(json.dumps([s.cookies.get_dict() for s in sessions]))
-        session = sessions[0]
-        export = ask_for_export(session, base) if with_export else None
+        cookies = [user.session.cookies.get_dict() for user in users]
+        (folder / "sessions.json").write_text(json.dumps(cookies))
+        export = ask_for_export(users[0]) if with_export else None
         print(f"{USERS} users signed in ({signing_in:.2f} s each, one at a time); export "
               f"{export or '(none)'} running; {USERS} users browse for {DURATION} …")  # fmt: skip
         log_before = (folder / "web.log").stat().st_size
@@ -112,13 +98,13 @@ def main() -> int:
             cwd=ROOT, check=False, stdout=subprocess.DEVNULL,
             env={**os.environ, "LOAD_SESSIONS": str(folder / "sessions.json")},
         )  # fmt: skip
-        state_after_load = export_state(session, base, export) if export else ""
+        state_after_load = export_state(users[0], export) if export else ""
         errors, p95 = report(folder / "load_stats.csv")
         server_side(folder / "web.log", log_before)
         if export:
             print(f"Export {export} when the load stopped: {state_after_load}")
             started = time.monotonic()
-            wait_for_export(session, base, "완료", timeout=900)
+            wait_for_export(users[0], "완료", timeout=900)
             print(f"Export {export} finished {time.monotonic() - started:.0f} s after the load")
     finally:
         for process in processes:
@@ -133,61 +119,31 @@ def main() -> int:
     return 1 if missed else 0
 
 
-def ask_for_export(session: requests.Session, base: str) -> str:
+def ask_for_export(user: Browser) -> str:
     """The largest organization's last EXPORT_DAYS, per recipient, as Excel; once running."""
     since = (dt.date.today() - dt.timedelta(days=EXPORT_DAYS)).isoformat()
-    asked = session.post(
-        f"{base}/exports/new/",
+    asked = user.post(
+        "/exports/new/",
         {"kind": "deliveries", "file_format": "xlsx", "split": "",
-         "query": f"requested_from={since}",
-         "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-        headers={"Referer": f"https://{base.split('://')[1]}/results/"}, allow_redirects=False,
+         "query": f"requested_from={since}"},
     )  # fmt: skip
     if asked.status_code != 302 or "login" in asked.headers.get("Location", ""):
         raise SystemExit(f"asking for the export answered {asked.status_code}")
-    return wait_for_export(session, base, "만드는 중")
+    return wait_for_export(user, "만드는 중")
 
 
-def wait_for_web(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("gunicorn did not answer /healthz within 60 s")
-
-
-def signed_in(base: str) -> requests.Session:
-    session = requests.Session()
-    session.headers["X-Forwarded-Proto"] = "https"  # as the TLS proxy forwards it
-    session.cookies.set_policy(LoopbackPolicy())
-    page = session.get(f"{base}/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = session.post(
-        f"{base}/login/", {"username": "hanbit", "password": "hanbit-demo-2026",
-                           "csrfmiddlewaretoken": token},
-        headers={"Referer": f"https://{base.split('://')[1]}/login/"}, allow_redirects=False,
-    )  # fmt: skip
-    if response.status_code != 302:
-        raise SystemExit(f"signing in answered {response.status_code}")
-    return session
-
-
-def export_state(session: requests.Session, base: str, export: str) -> str:
-    row = session.get(f"{base}/exports/{export}/row/").text
+def export_state(user: Browser, export: str) -> str:
+    row = user.get(f"/exports/{export}/row/").text
     return " ".join(re.sub(r"<[^>]+>", " ", row).split())[:160]
 
 
-def wait_for_export(session: requests.Session, base: str, word: str, timeout: float = 120) -> str:
+def wait_for_export(user: Browser, word: str, timeout: float = 120) -> str:
     """The newest export's id once its row on /exports/ shows `word`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        page = session.get(f"{base}/exports/").text
+        page = user.get("/exports/").text
         export = re.search(r'id="export-(\d+)"', page).group(1)
-        state = export_state(session, base, export)
+        state = export_state(user, export)
         if word in state:
             return export
         if "실패" in state:

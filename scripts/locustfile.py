@@ -1,10 +1,10 @@
-"""Operators browsing and filtering their send results, for scripts/loadtest.py.
+"""Operators browsing and filtering their send results, for `python -m scripts.loadtest`.
 
 Each simulated user works in the demo's largest organization and, with one to five
 seconds between clicks, opens the list, filters it (status, channel, outcome, period,
 sender, text), pages through it, opens a send and its failures, and looks at the exports
-page. scripts/loadtest.py signs the users in beforehand (LOAD_SESSIONS: a JSON list of
-cookie sets), so the measured minute is browsing; without it each user signs in first.
+page. The load test signs the users in beforehand and hands over their cookies
+(LOAD_SESSIONS: a JSON file of cookie sets), so the measured minute is browsing.
 """
 
 from __future__ import annotations
@@ -18,18 +18,14 @@ import random
 import re
 from pathlib import Path
 
-from loadtest import LoopbackPolicy
 from locust import HttpUser, between, task
 
-LOGIN = ("hanbit", "hanbit-demo-2026")
+from tests.stack import LoopbackPolicy
+
 SEND_LINK = re.compile(r'href="/results/(\d+)/"')
 NEXT_LINK = re.compile(r'<a href="([^"]+)" rel="next">')
 SENDER_OPTION = re.compile(r'<option value="(\d+)"')
-TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-
-
-SESSIONS = json.loads(Path(os.environ["LOAD_SESSIONS"]).read_text()) if os.environ.get(
-    "LOAD_SESSIONS") else []  # fmt: skip
+SESSIONS = json.loads(Path(os.environ["LOAD_SESSIONS"]).read_text())
 _next_session = itertools.count()
 
 
@@ -40,26 +36,10 @@ class Operator(HttpUser):
         # The console sits behind a TLS proxy: it sees HTTPS and sets Secure cookies.
         self.client.headers["X-Forwarded-Proto"] = "https"
         self.client.cookies.set_policy(LoopbackPolicy())
-        if SESSIONS:
-            self.client.cookies.update(SESSIONS[next(_next_session) % len(SESSIONS)])
-        else:
-            self._sign_in()
+        self.client.cookies.update(SESSIONS[next(_next_session) % len(SESSIONS)])
         first = self._get("/results/", "/results/")
         self.sends = SEND_LINK.findall(first) or ["0"]
         self.senders = SENDER_OPTION.findall(first) or [""]
-
-    def _sign_in(self) -> None:
-        page = self.client.get("/login/", name="/login/")
-        self.client.post(
-            "/login/",
-            {
-                "username": LOGIN[0],
-                "password": LOGIN[1],
-                "csrfmiddlewaretoken": TOKEN.search(page.text).group(1),
-            },
-            headers={"Referer": f"https://{self.host.split('://', 1)[1]}/login/"},
-            name="/login/",
-        )
 
     def _get(self, path: str, name: str) -> str:
         """A page that must come back whole: a redirect to the sign-in page is a failure."""

@@ -1,6 +1,7 @@
 """Real processes for the fault tests: a private PostgreSQL cluster and Redis server, the
-console under gunicorn, Celery workers, and a signed-in HTTP client. Everything binds to
-127.0.0.1 on free ports and lives in one temporary directory."""
+console under gunicorn, Celery workers, and a signed-in HTTP client (which the load test,
+scripts/loadtest.py, uses too). Everything binds to 127.0.0.1 on free ports and lives in
+one temporary directory."""
 
 from __future__ import annotations
 
@@ -36,6 +37,15 @@ def wait_for(check, timeout: float = 30, what: str = "") -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def answers(url: str, *, any_status: bool = False) -> bool:
+    """Whether `url` answers (200, or anything with `any_status`)."""
+    try:
+        response = requests.get(url, timeout=5)
+    except requests.RequestException:
+        return False
+    return any_status or response.status_code == 200
 
 
 def _as_postgres(command: list[str]) -> list[str]:
@@ -154,14 +164,7 @@ class Stack:
              "--bind", f"127.0.0.1:{self.web_port}", "--log-file", str(self.directory / "web")],
             cwd=ROOT, env=self.env,
         )  # fmt: skip
-        wait_for(self._web_answers, 30, "gunicorn")
-
-    def _web_answers(self) -> bool:
-        try:
-            requests.get(f"{self.base_url}/healthz", timeout=5)
-        except requests.RequestException:
-            return False
-        return True
+        wait_for(lambda: answers(f"{self.base_url}/healthz", any_status=True), 30, "gunicorn")
 
     def start_worker(self, name: str, pool: str = "solo") -> subprocess.Popen:
         worker = subprocess.Popen(

@@ -355,11 +355,16 @@ def test_postgresql_copy_writes_the_same_csv_as_python(alice, history, tmp_path,
     assert copied == python
 
 
-def test_a_job_failed_while_running_is_never_published(alice, history, monkeypatch):
-    export = Export.objects.create(
-        organization=alice.organization, created_by=alice.user, kind="sends",
+def waiting_export(account) -> Export:
+    """A job of all sends as Excel, not started yet (run it with exports.run_export)."""
+    return Export.objects.create(
+        organization=account.organization, created_by=account.user, kind="sends",
         file_format="xlsx", filters={}, expires_at=timezone.now() + dt.timedelta(days=7),
     )  # fmt: skip
+
+
+def test_a_job_failed_while_running_is_never_published(alice, history, monkeypatch):
+    export = waiting_export(alice)
     real_write = exports.write_xlsx
 
     def marked_failed_meanwhile(path, rows, **kwargs):
@@ -376,10 +381,7 @@ def test_a_job_failed_while_running_is_never_published(alice, history, monkeypat
 def test_a_run_overtaken_by_a_redelivery_neither_publishes_nor_fails_the_job(
     alice, history, monkeypatch
 ):
-    export = Export.objects.create(
-        organization=alice.organization, created_by=alice.user, kind="sends",
-        file_format="xlsx", filters={}, expires_at=timezone.now() + dt.timedelta(days=7),
-    )  # fmt: skip
+    export = waiting_export(alice)
     real_write = exports.write_xlsx
 
     def claimed_again_meanwhile(path, rows, **kwargs):

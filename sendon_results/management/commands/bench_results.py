@@ -99,8 +99,7 @@ class Command(BaseCommand):
                 self._time(client, detail + "?outcome=failure", repeat),
             ]
             self.stdout.write(f"{'':<26}" + "".join(f"{cell:>16}" for cell in row))
-        self.client = client
-        self._explain_slowest()
+        self._explain_slowest(client)
 
     def _follow(self, client: Client, url: str, link: re.Pattern[str], times: int) -> str | None:
         """Follow a pager link `times` times, as a user would; None where the pages end."""
@@ -125,7 +124,7 @@ class Command(BaseCommand):
         self.measured.append(url)
         return f"{statistics.median(timings):.1f} / {p95:.1f}"
 
-    def _explain_slowest(self) -> None:
+    def _explain_slowest(self, client: Client) -> None:
         """EXPLAIN (ANALYZE, BUFFERS) of the slowest database query any measured page ran."""
         queries: list[tuple[float, str, Any, str]] = []
 
@@ -138,7 +137,7 @@ class Command(BaseCommand):
 
         with connection.execute_wrapper(timed):
             for url in self.measured:
-                self.client.get(url)
+                client.get(url)
         seconds, sql, params, url = max(queries, key=lambda query: query[0])
         self.stdout.write(f"\nSlowest query ({seconds * 1000:.1f} ms), on {url}:")
         if connection.vendor == "postgresql":

@@ -275,7 +275,7 @@ class Command(BaseCommand):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT coalesce(max(id), 0) FROM sendon_results_sendrequest")
             (after,) = cursor.fetchone()
-            failures, by_text = 870, 0
+            failures = 870  # AlimTalk at 7 points, no fallback text
             cursor.execute(
                 """
                 INSERT INTO sendon_results_sendrequest (
@@ -293,7 +293,7 @@ class Command(BaseCommand):
                     KAKAO_BODIES[0].format(
                         brand="한빛커머스", name="고객", invoice="2026112700001", amount="39,000"
                     ),
-                    7 * (CAMPAIGN_SIZE - by_text),
+                    7 * CAMPAIGN_SIZE,
                     7 * failures,
                     CAMPAIGN_SIZE,
                     CAMPAIGN_SIZE - failures,
