@@ -5,6 +5,10 @@ anything is stored; errors name the field (`recipients[3].phone`). Results chang
 delivery only forwards: a replay changes nothing, a non-final result never replaces a
 final one, an older final result never replaces a newer one. Counts and status of the
 send change in the same transaction, under a row lock on the send.
+
+Each call is one transaction: an error of any kind (4xx or 5xx) leaves nothing stored.
+Every moment is checked against a window around now, so no row the API accepts can push
+a page out of order or past what dates can hold.
 """
 
 from __future__ import annotations
@@ -13,18 +17,19 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Count, F, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -42,6 +47,10 @@ from .models import (
     Source,
 )
 from .pagination import Cursor, InvalidCursor, paginate
+from .result_codes import REQUEST_FAILED
+from .retention import cutoff
+
+logger = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = 10_000
 MAX_RESULTS = 10_000
@@ -49,6 +58,13 @@ MAX_BODY = 4_000  # characters: more than any LMS/MMS or KakaoTalk message holds
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 PHONE = re.compile(r"^(0\d{8,10}|1[568]\d{6})$")  # 010…, 02…, 031…, 1588-xxxx
 FINAL = {Delivery.Status.SUCCESS, Delivery.Status.FAILURE}
+# A result tells what a carrier did; waiting and cancelled (never sent) come only from the
+# send's status moves.
+RESULT_OUTCOMES = [Delivery.Status.SUCCESS, Delivery.Status.FAILURE, Delivery.Status.SENDING]
+# How far from now (and from the send) a moment may lie: a send is recorded when it is
+# made, a reservation is for at most a year ahead, and clocks differ by less than a day.
+CLOCK_SKEW = dt.timedelta(days=1)
+LONGEST_RESERVATION = dt.timedelta(days=365)
 # Reservation moves the platform reports; anything else is a conflict (409).
 TRANSITIONS = {
     SendRequest.Status.RESERVED: {"sending_now", "cancelling", "cancelled", "failed"},
@@ -57,7 +73,6 @@ TRANSITIONS = {
     SendRequest.Status.IN_PROGRESS: {"failed"},
 }
 PAGE_SIZE = 100
-OUTCOMES = list(Delivery.Status.values)
 CHANNELS = list(Channel.values)
 DELIVERY_PAGE_SIZE = 1_000
 
@@ -132,6 +147,8 @@ class Checker:
             self.fail(path, f"At most {max_length} characters (got {len(value)}).")
         if "\x00" in value:
             self.fail(path, "Must not contain NUL characters.")
+        elif not _is_unicode(value):  # JSON's \ud800 escapes: no database could store them
+            self.fail(path, "Must be valid Unicode text (no lone surrogates).")
         return value
 
     def choice(self, data: dict[str, Any], name: str, path: str, choices: list[str]) -> str:
@@ -142,8 +159,17 @@ class Checker:
         return str(value)
 
     def moment(
-        self, data: dict[str, Any], name: str, path: str, *, required: bool = True
+        self,
+        data: dict[str, Any],
+        name: str,
+        path: str,
+        *,
+        required: bool = True,
+        within: tuple[dt.datetime, dt.datetime] | None = None,
+        window: str = "",
     ) -> dt.datetime | None:
+        """An ISO 8601 date and time with an offset, inside `within` when given (`window`
+        says in words what the bounds are)."""
         value = data.get(name)
         if value is None:
             if required:
@@ -157,6 +183,10 @@ class Checker:
             self.fail(path, "Must be an ISO 8601 date and time, e.g. 2026-11-27T14:03:00+09:00.")
         elif parsed.tzinfo is None:
             self.fail(path, "Must carry a time zone offset, e.g. +09:00 or Z.")
+            return None
+        elif within and not within[0] <= parsed <= within[1]:
+            # Compared, never converted: 9999-12-31T23:59:59-14:00 has no UTC a date holds.
+            self.fail(path, f"Must lie {window}: from {_utc(within[0])} to {_utc(within[1])}.")
             return None
         return parsed
 
@@ -185,20 +215,42 @@ class Checker:
             raise ApiError(400, self.errors)
 
 
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def parse_send(data: Any) -> dict[str, Any]:
     check = Checker()
     if not isinstance(data, dict):
         raise _error(400, "", "The body must be a JSON object.")
+    now = timezone.now()
+    requested_at = check.moment(
+        data, "requested_at", "requested_at",
+        within=(now - dt.timedelta(days=settings.RETENTION_DAYS), now + CLOCK_SKEW),
+        window="within the records kept, and not more than a day ahead of now",
+    )  # fmt: skip
     send: dict[str, Any] = {
         "external_id": check.text(data, "external_id", "external_id"),
-        "requested_at": check.moment(data, "requested_at", "requested_at"),
+        "requested_at": requested_at,
         "source": check.choice(data, "source", "source", list(Source.values)),
         "channel": check.choice(data, "channel", "channel", list(Channel.values)),
         "title": check.text(data, "title", "title", required=False, max_length=200),
         "body": check.text(data, "body", "body", max_length=MAX_BODY),
-        "scheduled_at": check.moment(data, "scheduled_at", "scheduled_at", required=False),
+        "scheduled_at": check.moment(
+            data, "scheduled_at", "scheduled_at", required=False,
+            within=(requested_at, requested_at + LONGEST_RESERVATION) if requested_at else None,
+            window="from requested_at to a year after it",
+        ),
         "points_per_message": check.amount(data, "points_per_message", "points_per_message"),
-    }
+    }  # fmt: skip
     fallback = data.get("fallback", False)
     if not isinstance(fallback, bool):
         check.fail("fallback", "Must be true or false.")
@@ -258,6 +310,12 @@ def parse_results(data: Any) -> list[dict[str, Any]]:
     if len(items) > MAX_RESULTS:
         raise _error(400, "results", f"At most {MAX_RESULTS:,} per call (got {len(items):,}).")
     results = []
+    now = timezone.now()
+    # The send's own requested_at bounds it more tightly when the result is applied.
+    completed_window = (
+        now - dt.timedelta(days=settings.RETENTION_DAYS) - CLOCK_SKEW,
+        now + CLOCK_SKEW,
+    )
     for index, item in enumerate(items):
         path = f"results[{index}]"
         if not isinstance(item, dict):
@@ -272,7 +330,7 @@ def parse_results(data: Any) -> list[dict[str, Any]]:
             "recipient_external_id": check.text(
                 item, "recipient_external_id", at("recipient_external_id")
             ),
-            "outcome": check.choice(item, "outcome", at("outcome"), OUTCOMES),
+            "outcome": check.choice(item, "outcome", at("outcome"), RESULT_OUTCOMES),
             "result_code": check.text(
                 item, "result_code", at("result_code"), required=False, max_length=20
             ),
@@ -285,7 +343,13 @@ def parse_results(data: Any) -> list[dict[str, Any]]:
                 if item.get("final_channel") is not None
                 else ""
             ),
-            "completed_at": check.moment(item, "completed_at", at("completed_at")),
+            "completed_at": check.moment(
+                item,
+                "completed_at",
+                at("completed_at"),
+                within=completed_window,
+                window="within the records kept, and not more than a day ahead of now",
+            ),
             "points_refunded": check.amount(item, "points_refunded", at("points_refunded")),
         }
         results.append(result)
@@ -299,13 +363,28 @@ def parse_results(data: Any) -> list[dict[str, Any]]:
 
 
 def content_hash(send: dict[str, Any]) -> str:
+    """SHA-256 of the send's content in one canonical form: instants in UTC, numbers as
+    digits and amounts with two decimals (parse_send normalised those), so the same send
+    written another way is the same send."""
+    canonical = {
+        **send,
+        "requested_at": _utc(send["requested_at"]),
+        "scheduled_at": _utc(send["scheduled_at"]) if send["scheduled_at"] else None,
+    }
+    return _digest(canonical)
+
+
+def _digest(send: dict[str, Any]) -> str:
     return hashlib.sha256(
         json.dumps(send, sort_keys=True, default=str, separators=(",", ":")).encode()
     ).hexdigest()
 
 
-def create_send(organization: Organization, send: dict[str, Any]) -> tuple[SendRequest, bool]:
-    """The send and its deliveries, and any results that came first; (send, created)."""
+def create_send(
+    organization: Organization, send: dict[str, Any]
+) -> tuple[SendRequest, bool, dict[str, int]]:
+    """The send and its deliveries, and any results that came first; returns (send,
+    created, what became of the early results)."""
     digest = content_hash(send)
     existing = SendRequest.objects.filter(
         organization=organization, external_id=send["external_id"]
@@ -313,27 +392,33 @@ def create_send(organization: Organization, send: dict[str, Any]) -> tuple[SendR
     if existing is None:
         try:
             with transaction.atomic():
-                return _insert_send(organization, send, digest), True
+                row, early = _insert_send(organization, send, digest)
+                return row, True, early
         except IntegrityError:  # the same send, posted at the same moment by a retry
             existing = SendRequest.objects.get(
                 organization=organization, external_id=send["external_id"]
             )
-    if existing.content_hash != digest:
+    # Sends stored before instants were hashed in UTC carry the hash of the form posted.
+    if existing.content_hash not in (digest, _digest(send)):
         raise ApiError(409, [{
             "field": "external_id",
             "message": "A send with this external_id exists with other content.",
         }])  # fmt: skip
-    return existing, False
+    return existing, False, {"applied": 0, "unchanged": 0, "dropped": 0}
 
 
-def _insert_send(organization: Organization, send: dict[str, Any], digest: str) -> SendRequest:
+def _insert_send(
+    organization: Organization, send: dict[str, Any], digest: str
+) -> tuple[SendRequest, dict[str, int]]:
     sender, _ = SenderProfile.objects.get_or_create(
         organization=organization, kind=send["sender"]["kind"], value=send["sender"]["value"],
         defaults={"label": send["sender"]["label"]},
     )  # fmt: skip
     count = len(send["recipients"])
     scheduled = send["scheduled_at"]
+    # A reservation's messages wait for their time; the others are with the carriers.
     reserved = scheduled is not None and scheduled > timezone.now()
+    outcome = Delivery.Status.WAITING if reserved else Delivery.Status.SENDING
     row = SendRequest.objects.create(
         organization=organization, external_id=send["external_id"],
         requested_at=send["requested_at"], source=send["source"], channel=send["channel"],
@@ -341,7 +426,7 @@ def _insert_send(organization: Organization, send: dict[str, Any], digest: str) 
         fallback=send["fallback"],
         status=SendRequest.Status.RESERVED if reserved else SendRequest.Status.IN_PROGRESS,
         points_charged=send["points_per_message"] * count, recipient_count=count,
-        sending_count=count, content_hash=digest,
+        **{f"{outcome}_count": count}, content_hash=digest,
     )  # fmt: skip
     Delivery.objects.bulk_create(
         [
@@ -351,7 +436,7 @@ def _insert_send(organization: Organization, send: dict[str, Any], digest: str) 
                 external_id=r["external_id"],
                 recipient=r["phone"],
                 recipient_name=r["name"],
-                status=Delivery.Status.SENDING,
+                status=outcome,
                 final_channel=send["channel"],
                 points_charged=send["points_per_message"],
             )  # fmt: skip
@@ -362,11 +447,16 @@ def _insert_send(organization: Organization, send: dict[str, Any], digest: str) 
     waiting = PendingResult.objects.filter(
         organization=organization, send_external_id=send["external_id"]
     )
-    early = [pending.result for pending in waiting.order_by("id")]
+    early = [
+        (index, _revive(pending.result)) for index, pending in enumerate(waiting.order_by("id"))
+    ]
+    summary = {"applied": 0, "unchanged": 0, "dropped": 0}
     if early:
-        apply_results(organization, [_revive(result) for result in early])
+        # Results that fit no recipient of the send as it came (or break its rules) are
+        # dropped and counted: they must not keep the send from being recorded.
+        summary.update(_apply_to_send(row, early, drop_invalid=True))
         waiting.delete()
-    return row
+    return row, summary
 
 
 def _revive(result: dict[str, Any]) -> dict[str, Any]:
@@ -393,47 +483,76 @@ def apply_results(organization: Organization, results: list[dict[str, Any]]) -> 
             .filter(organization=organization, external_id__in=list(by_send))
             .order_by("id")
         }
-        for external_id, items in by_send.items():
-            send = sends.get(external_id)
-            if send is None:
-                PendingResult.objects.bulk_create(
-                    PendingResult(
-                        organization=organization,
-                        send_external_id=external_id,
-                        recipient_external_id=result["recipient_external_id"],
-                        result=json.loads(json.dumps(result, default=str)),
-                    )  # fmt: skip
-                    for _, result in items
-                )
-                summary["pending"] += len(items)
-                continue
-            changed, unchanged = _apply_to_send(send, items)
-            summary["applied"] += changed
-            summary["unchanged"] += unchanged
+        early = [
+            PendingResult(
+                organization=organization,
+                send_external_id=external_id,
+                recipient_external_id=result["recipient_external_id"],
+                result=json.loads(json.dumps(result, default=str)),
+            )
+            for external_id, items in by_send.items()
+            if external_id not in sends
+            for _, result in items
+        ]
+        if early:
+            _check_pending_room(organization, len(early))
+            PendingResult.objects.bulk_create(early)
+            summary["pending"] = len(early)
+        for external_id, send in sends.items():
+            counted = _apply_to_send(send, by_send[external_id])
+            summary["applied"] += counted["applied"]
+            summary["unchanged"] += counted["unchanged"]
     return summary
 
 
-def _apply_to_send(send: SendRequest, items: list[tuple[int, dict[str, Any]]]) -> tuple[int, int]:
+def _check_pending_room(organization: Organization, adding: int) -> None:
+    """429 when an organization's results waiting for their sends would pass the limit:
+    results for sends that never come must not pile up without end."""
+    waiting = PendingResult.objects.filter(organization=organization).count()
+    if waiting + adding > settings.PENDING_RESULT_LIMIT:
+        raise ApiError(429, [{
+            "field": "results",
+            "message": (
+                f"{waiting:,} results are waiting for sends not recorded yet (at most "
+                f"{settings.PENDING_RESULT_LIMIT:,}). Record those sends first; results "
+                f"wait {settings.PENDING_RESULT_DAYS} days for their send."
+            ),
+        }])  # fmt: skip
+
+
+def _apply_to_send(
+    send: SendRequest, items: list[tuple[int, dict[str, Any]]], *, drop_invalid: bool = False
+) -> dict[str, int]:
+    """Apply one send's results. A result that fits no recipient, refunds more than was
+    charged, or is dated more than a day before the send is refused (the whole call), or
+    with `drop_invalid` left out and counted as dropped."""
     # No row locks here: every writer of a send's deliveries holds the send's row lock.
     deliveries = {
         d.external_id: d
         for d in send.deliveries.filter(
             external_id__in=[result["recipient_external_id"] for _, result in items]
-        ).only("external_id", "status", "result_code", "completed_at", "points_refunded")
+        ).only(*RESULT_FIELDS, "external_id", "points_charged")
     }
-    unknown = [
-        {"field": f"results[{index}].recipient_external_id",
-         "message": f"Not a recipient of send {send.external_id}."}
-        for index, result in items if result["recipient_external_id"] not in deliveries
-    ]  # fmt: skip
-    if unknown:
-        raise ApiError(422, unknown)
-    counts = {status: 0 for status in Delivery.Status.values}
+    problems = [
+        problem
+        for index, result in items
+        if (
+            problem := _problem(
+                send, deliveries.get(result["recipient_external_id"]), index, result
+            )
+        )
+    ]
+    if problems and not drop_invalid:
+        status = 400 if any(status == 400 for status, _, _ in problems) else 422
+        raise ApiError(status, [error for _, error, _ in problems])
+    dropped = {index for _, _, index in problems}
+    usable = [(index, result) for index, result in items if index not in dropped]
+    counts = dict.fromkeys(Delivery.Status.values, 0)
     refunded = Decimal(0)
     changed: dict[int, Delivery] = {}
     unchanged = 0
     # Oldest first, so a batch holding both a result and its correction ends on the latter.
-    for _, result in sorted(items, key=lambda item: item[1]["completed_at"]):
+    for _, result in sorted(usable, key=lambda item: item[1]["completed_at"]):
         delivery = deliveries[result["recipient_external_id"]]
         if not _moves_forward(delivery, result):
             unchanged += 1
@@ -451,21 +570,63 @@ def _apply_to_send(send: SendRequest, items: list[tuple[int, dict[str, Any]]]) -
         changed[delivery.pk] = delivery
     if changed:
         _save_results(list(changed.values()))
-        send.success_count += counts[Delivery.Status.SUCCESS]
-        send.failure_count += counts[Delivery.Status.FAILURE]
-        send.sending_count += counts[Delivery.Status.SENDING]
+        for outcome, change in counts.items():
+            setattr(send, f"{outcome}_count", getattr(send, f"{outcome}_count") + change)
         send.points_refunded += refunded
-        if send.status in (
-            SendRequest.Status.IN_PROGRESS, SendRequest.Status.COMPLETED,
-            SendRequest.Status.SENDING_NOW,
-        ):  # fmt: skip
-            send.status = (
-                SendRequest.Status.IN_PROGRESS if send.sending_count
-                else SendRequest.Status.COMPLETED
-            )  # fmt: skip
-        send.save(update_fields=["success_count", "failure_count", "sending_count",
-                                 "points_refunded", "status", "updated_at"])  # fmt: skip
-    return len(changed), unchanged
+        send.status = _status_after_results(send)
+        send.save(update_fields=[*COUNT_FIELDS, "points_refunded", "status", "updated_at"])
+    return {"applied": len(changed), "unchanged": unchanged, "dropped": len(dropped)}
+
+
+COUNT_FIELDS = [f"{outcome}_count" for outcome in Delivery.Status.values]
+
+
+def _problem(
+    send: SendRequest, delivery: Delivery | None, index: int, result: dict[str, Any]
+) -> tuple[int, dict[str, str], int] | None:
+    """Why a result cannot apply to this send: (status, error, index), or None."""
+    path = f"results[{index}]"
+    if delivery is None:
+        return (
+            422,
+            {
+                "field": f"{path}.recipient_external_id",
+                "message": f"Not a recipient of send {send.external_id}.",
+            },
+            index,
+        )
+    if result["points_refunded"] > delivery.points_charged:
+        return (
+            400,
+            {
+                "field": f"{path}.points_refunded",
+                "message": f"At most the {delivery.points_charged:.2f} points charged for it.",
+            },
+            index,
+        )
+    if result["completed_at"] < send.requested_at - CLOCK_SKEW:
+        return (
+            400,
+            {
+                "field": f"{path}.completed_at",
+                "message": f"Must not be more than a day before the send's requested_at "
+                f"({_utc(send.requested_at)}).",
+            },
+            index,
+        )
+    return None
+
+
+def _status_after_results(send: SendRequest) -> str:
+    """A send whose messages are out is in progress until none is sending, then completed;
+    a reservation stays one while any message waits for its time. Failed, cancelled and
+    cancelling sends keep their status: it came from the platform."""
+    Status = SendRequest.Status
+    if send.status == Status.RESERVED and send.waiting_count:
+        return send.status
+    if send.status in (Status.RESERVED, Status.SENDING_NOW, Status.IN_PROGRESS, Status.COMPLETED):
+        return Status.IN_PROGRESS if send.sending_count or send.waiting_count else Status.COMPLETED
+    return send.status
 
 
 RESULT_FIELDS = ["status", "result_code", "result_message", "carrier", "final_channel",
@@ -496,6 +657,8 @@ def _save_results(deliveries: list[Delivery]) -> None:
 
 def _moves_forward(delivery: Delivery, result: dict[str, Any]) -> bool:
     """Whether a result tells something newer than the delivery knows."""
+    if delivery.status == Delivery.Status.CANCELLED:
+        return False  # never sent: no carrier can have an answer for it
     if delivery.status not in FINAL:
         if result["outcome"] not in FINAL and delivery.completed_at:
             return result["completed_at"] > delivery.completed_at
@@ -511,7 +674,12 @@ def _moves_forward(delivery: Delivery, result: dict[str, Any]) -> bool:
 
 
 def change_status(send: SendRequest, status: str, reason: str) -> SendRequest:
-    """A reservation move or a request-level failure; 409 when it cannot happen now."""
+    """A reservation move or a request-level failure; 409 when it cannot happen now.
+
+    Released now (sending_now), a reservation's waiting messages go to the carriers;
+    cancelled, they are never sent and refunded; a failed request's messages not yet
+    answered fail with its reason as their result, refunded too.
+    """
     with transaction.atomic():
         send = SendRequest.objects.select_for_update().get(pk=send.pk)
         if status == send.status:
@@ -522,41 +690,83 @@ def change_status(send: SendRequest, status: str, reason: str) -> SendRequest:
                 "message": f"Cannot move from {send.status} to {status}.",
                 "current_status": send.status,
             }])  # fmt: skip
-        if status in (SendRequest.Status.CANCELLED, SendRequest.Status.FAILED):
-            # Nothing more will be sent: what was waiting fails, and is refunded.
-            waiting = send.deliveries.filter(status=Delivery.Status.SENDING)
-            message = "예약 취소" if status == SendRequest.Status.CANCELLED else reason[:300]
-            stopped = waiting.count()
-            refunded = sum(waiting.values_list("points_charged", flat=True), Decimal(0))
-            waiting.update(
-                status=Delivery.Status.FAILURE, result_message=message,
-                completed_at=timezone.now(), points_refunded=F("points_charged"),
-            )  # fmt: skip
-            send.failure_count += stopped
-            send.sending_count -= stopped
-            send.points_refunded += refunded
+        Outcome = Delivery.Status
+        if status == SendRequest.Status.SENDING_NOW:
+            _move_deliveries(send, [Outcome.WAITING], Outcome.SENDING)
+        elif status == SendRequest.Status.CANCELLED:
+            _move_deliveries(send, [Outcome.WAITING], Outcome.CANCELLED, refund=True)
+        elif status == SendRequest.Status.FAILED:
+            _move_deliveries(
+                send,
+                [Outcome.WAITING, Outcome.SENDING],
+                Outcome.FAILURE,
+                refund=True,
+                result_code=REQUEST_FAILED,
+                result_message=reason[:300],
+                completed_at=timezone.now(),
+            )
         send.status = status
         send.failure_reason = reason[:500] if status == SendRequest.Status.FAILED else ""
         send.save()
     return send
 
 
+def _move_deliveries(
+    send: SendRequest,
+    sources: list[str],
+    target: str,
+    *,
+    refund: bool = False,
+    **fields: Any,
+) -> None:
+    """Move the send's deliveries in `sources` to `target`, and its counts with them."""
+    moving = send.deliveries.filter(status__in=sources)
+    if refund:
+        owed = moving.aggregate(owed=Sum(F("points_charged") - F("points_refunded")))["owed"]
+        send.points_refunded += owed or 0
+        fields["points_refunded"] = F("points_charged")
+    for source, count in _count_by_status(moving).items():
+        setattr(send, f"{source}_count", getattr(send, f"{source}_count") - count)
+        setattr(send, f"{target}_count", getattr(send, f"{target}_count") + count)
+    moving.update(status=target, **fields)
+
+
+def _count_by_status(deliveries: Any) -> dict[str, int]:
+    rows = deliveries.order_by().values_list("status").annotate(n=Count("id"))
+    return dict(rows)
+
+
 # Views ------------------------------------------------------------------------------------
 
 
 def _api(view: Any) -> Any:
-    """JSON in and out, a key instead of a session, errors as {"errors": [...]}."""
+    """JSON in and out, a key instead of a session, errors as {"errors": [...]}; the whole
+    call in one transaction, so an error leaves nothing behind."""
 
     @csrf_exempt
     @login_not_required
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            organization = authenticate(request)
-            return view(request, organization, *args, **kwargs)
+            with transaction.atomic():
+                organization = authenticate(request)
+                return view(request, organization, *args, **kwargs)
         except ApiError as error:
             return JsonResponse({"errors": error.errors}, status=error.status)
+        except DatabaseError:
+            logger.exception("API call failed in the database")
+            return _unexpected(503, "The database is not available. Nothing was stored; retry.")
+        except Exception:
+            logger.exception("API call failed")
+            return _unexpected(500, "An unexpected error. Nothing was stored; retry later.")
 
     return wrapper
+
+
+def _unexpected(status: int, message: str) -> JsonResponse:
+    response = JsonResponse({"errors": [{"field": "", "message": message}]}, status=status)
+    if status == 503:
+        response["Retry-After"] = "30"
+    return response
 
 
 def _body(request: HttpRequest) -> Any:
@@ -593,18 +803,21 @@ def _send_json(send: SendRequest) -> dict[str, Any]:
         "points_refunded": f"{send.points_refunded:.2f}",
         "counts": {
             "recipients": send.recipient_count,
-            "success": send.success_count,
-            "failure": send.failure_count,
-            "sending": send.sending_count,
-        },  # fmt: skip
+            **{outcome: getattr(send, f"{outcome}_count") for outcome in Delivery.Status.values},
+        },
     }
 
 
 def _get_send(organization: Organization, external_id: str) -> SendRequest:
+    """The organization's send, 404 when it has none (or only an expired one, which the
+    list no longer shows either)."""
     send = (
         SendRequest.objects.select_related("sender")
         .filter(organization=organization, external_id=external_id)
+        .requested_between(cutoff(timezone.now()), None)
         .first()
+        if "\x00" not in external_id  # no id holds one, and PostgreSQL refuses to look
+        else None
     )
     if send is None:
         raise _error(404, "external_id", "No send with this external_id.")
@@ -614,15 +827,17 @@ def _get_send(organization: Organization, external_id: str) -> SendRequest:
 @_api
 def send_requests(request: HttpRequest, organization: Organization) -> HttpResponse:
     if request.method == "POST":
-        send, created = create_send(organization, parse_send(_body(request)))
+        send, created, early = create_send(organization, parse_send(_body(request)))
         send = _get_send(organization, send.external_id)
-        return JsonResponse(_send_json(send), status=201 if created else 200)
+        return JsonResponse(
+            {**_send_json(send), "early_results": early}, status=201 if created else 200
+        )
     if request.method != "GET":
         raise _error(405, "", "Use GET or POST.")
     filterset = SendRequestFilter(
         request.GET,
         queryset=SendRequest.objects.for_org(organization).select_related("sender"),
-        request=SimpleNamespace(organization=organization),
+        organization=organization,
     )
     if not filterset.is_valid():
         raise ApiError(400, [
@@ -642,6 +857,8 @@ def send_requests(request: HttpRequest, organization: Organization) -> HttpRespo
 def send_request_detail(
     request: HttpRequest, organization: Organization, external_id: str
 ) -> HttpResponse:
+    if request.method != "GET":
+        raise _error(405, "", "Use GET.")
     send = _get_send(organization, external_id)
     token = request.GET.get("cursor", "")
     try:
@@ -689,6 +906,15 @@ def results(request: HttpRequest, organization: Organization) -> HttpResponse:
     if request.method != "POST":
         raise _error(405, "", "Use POST.")
     return JsonResponse(apply_results(organization, parse_results(_body(request))))
+
+
+@csrf_exempt
+@login_not_required
+def not_found(request: HttpRequest, path: str) -> HttpResponse:
+    """Any other /api/ address: a JSON 404, as the platform's client expects everywhere."""
+    return JsonResponse(
+        {"errors": [{"field": "", "message": f"No API at {request.path}."}]}, status=404
+    )
 
 
 @csrf_exempt

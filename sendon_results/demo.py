@@ -25,6 +25,7 @@ from .models import (
     SendRequest,
     Source,
 )
+from .result_codes import REQUEST_FAILED
 
 HISTORY_DAYS = 395  # 13 months, so the one-year limit is visible
 CHUNK = 500  # sends per transaction
@@ -92,7 +93,9 @@ DEMO_ORGANIZATIONS = (
         share=0.25,
     ),
 )
-# The newest sends, newest first: every live status is on the first page of the demo.
+# The newest sends, newest first: every live status is on the first page of the demo,
+# with a cancelled reservation and a failed request beside them, so each case shows
+# whatever the size.
 LIVE_STATUSES = (
     SendRequest.Status.IN_PROGRESS,
     SendRequest.Status.RESERVED,
@@ -100,9 +103,16 @@ LIVE_STATUSES = (
     SendRequest.Status.IN_PROGRESS,
     SendRequest.Status.CANCELLING,
     SendRequest.Status.RESERVED,
+    SendRequest.Status.CANCELLED,
     SendRequest.Status.IN_PROGRESS,
+    SendRequest.Status.FAILED,
 )
+# Reservations still waiting for their time: nothing handed to a carrier yet.
+PENDING_RESERVATIONS = (SendRequest.Status.RESERVED, SendRequest.Status.CANCELLING)
+FAILURE_REASONS = ("대체문자 발송 포인트가 부족합니다.", "발신번호 인증이 만료되었습니다.")
 MANAGER = ("manager", "manager-demo-2026")  # a member of both, to show the switcher
+# The people behind the logins (family name, given name): statements print who asked.
+PEOPLE = {"hanbit": ("김", "하늘"), "pureun": ("박", "서윤"), "manager": ("이", "도현")}
 
 SMS_BODIES = [
     "[{brand}] 인증번호 [{code}]를 입력해 주세요.",
@@ -154,13 +164,15 @@ def ensure_demo_accounts() -> list[tuple[str, str]]:
     """Organizations, users and sender profiles; returns the logins (username, password)."""
     User = get_user_model()
     logins = []
-    manager, created = User.objects.get_or_create(username=MANAGER[0])
+    manager, created = User.objects.get_or_create(username=MANAGER[0], defaults=_person(MANAGER[0]))
     if created:
         manager.set_password(MANAGER[1])
         manager.save()
     for spec in DEMO_ORGANIZATIONS:
         organization, _ = Organization.objects.get_or_create(name=spec.name)
-        user, created = User.objects.get_or_create(username=spec.username)
+        user, created = User.objects.get_or_create(
+            username=spec.username, defaults=_person(spec.username)
+        )
         if created:
             user.set_password(spec.password)
             user.save()
@@ -185,6 +197,11 @@ def ensure_demo_accounts() -> list[tuple[str, str]]:
         logins.append((spec.username, spec.password))
     logins.append(MANAGER)
     return logins
+
+
+def _person(username: str) -> dict[str, str]:
+    last, first = PEOPLE[username]
+    return {"last_name": last, "first_name": first}
 
 
 def seed_history(*, sends: int, max_recipients: int, now: dt.datetime | None = None) -> int:
@@ -269,13 +286,6 @@ def _build_send(
         body = rng.choice(SMS_BODIES)
     age = now - requested_at
     status = LIVE_STATUSES[newest - 1] if newest <= len(LIVE_STATUSES) else _status_for(rng, age)
-    scheduled_at = None
-    if status in (
-        SendRequest.Status.RESERVED,
-        SendRequest.Status.CANCELLING,
-        SendRequest.Status.SENDING_NOW,
-    ) or (status == SendRequest.Status.CANCELLED and rng.random() < 0.8):
-        scheduled_at = requested_at + dt.timedelta(hours=rng.randrange(2, 72))
     send = SendRequest(
         organization=organization,
         external_id=f"demo-{spec.username}-{n:08d}",
@@ -285,15 +295,20 @@ def _build_send(
         sender=sender,
         title=title,
         body=body.format(**words),
-        scheduled_at=scheduled_at,
+        scheduled_at=_scheduled_at(rng, status, requested_at, now),
         fallback=Channel.is_kakao(channel) and rng.random() < 0.6,
         status=status,
-        failure_reason=(
-            rng.choice(["대체문자 발송 포인트가 부족합니다.", "발신번호 인증이 만료되었습니다."])
-            if status == SendRequest.Status.FAILED
-            else ""
-        ),
+        failure_reason=rng.choice(FAILURE_REASONS) if status == SendRequest.Status.FAILED else "",
     )
+    if status == SendRequest.Status.SENDING_NOW:
+        # Released by hand some time after it was reserved, before its time came.
+        started = now - (now - requested_at) * rng.uniform(0.2, 0.8)
+    elif status == SendRequest.Status.FAILED:
+        # The platform refused the request seconds after it arrived.
+        started = requested_at + dt.timedelta(seconds=rng.randrange(1, 30))
+    else:
+        started = requested_at
+    started = min(started.replace(microsecond=0), now)
     size = 1 if rng.random() < 0.3 else rng.randint(2, max(2, max_recipients))
     if rng.random() < 0.01:
         size = max_recipients * 20  # the occasional large campaign
@@ -301,9 +316,24 @@ def _build_send(
         DEMO_NUMBER if i == 0 and n % 17 == 0 else f"010{rng.randrange(10**8):08d}"
         for i in range(size)
     ]
-    deliveries = [_delivery_for(rng, send, i) for i in range(size)]
+    deliveries = [_delivery_for(rng, send, i, started, now) for i in range(size)]
     _tally(send, deliveries)
     return send, list(zip(numbers, deliveries, strict=True))
+
+
+def _scheduled_at(
+    rng: random.Random, status: str, requested_at: dt.datetime, now: dt.datetime
+) -> dt.datetime | None:
+    if status in (*PENDING_RESERVATIONS, SendRequest.Status.SENDING_NOW):
+        # Still ahead, however old the send: on a ten-minute mark from an hour to two days
+        # after now. One released at once was released before its time.
+        soon = (now + dt.timedelta(hours=1)).replace(second=0, microsecond=0)
+        soon -= dt.timedelta(minutes=soon.minute % 10)
+        return soon + dt.timedelta(minutes=10 * rng.randrange(6 * 47))
+    if status == SendRequest.Status.CANCELLED:
+        # Cancelled before its time came; that time may have passed since.
+        return requested_at + dt.timedelta(minutes=10 * rng.randrange(12, 6 * 72))
+    return None
 
 
 def _status_for(rng: random.Random, age: dt.timedelta) -> str:
@@ -317,36 +347,48 @@ def _status_for(rng: random.Random, age: dt.timedelta) -> str:
     return SendRequest.Status.COMPLETED
 
 
-def _delivery_for(rng: random.Random, send: SendRequest, i: int) -> Delivery:
-    status = send.status
+def _delivery_for(
+    rng: random.Random, send: SendRequest, i: int, started: dt.datetime, now: dt.datetime
+) -> Delivery:
+    """Recipient `i` of `send`; `started` is when its messages went out, or when the request
+    failed."""
     delivery = Delivery(
         external_id=f"{send.external_id}-{i:05d}",
         recipient_name=rng.choice(NAMES) if rng.random() < 0.5 else "",
         final_channel=send.channel,
-        carrier=rng.choice(CARRIERS),
         points_charged=PRICES[send.channel],
     )
-    waiting = status in (
-        SendRequest.Status.RESERVED,
-        SendRequest.Status.CANCELLING,
-        SendRequest.Status.SENDING_NOW,
-    ) or (status == SendRequest.Status.IN_PROGRESS and rng.random() < 0.4)
-    if waiting:
-        delivery.status = Delivery.Status.SENDING
-        if Channel.is_kakao(send.channel) and status == SendRequest.Status.IN_PROGRESS:
-            delivery.result_code, delivery.result_message = "3005", "수신 확인 대기"
+    if send.status in PENDING_RESERVATIONS:
+        # Charged when reserved; no carrier, time or result until it goes out.
+        delivery.status = Delivery.Status.WAITING
         return delivery
-    delivery.sent_at = send.requested_at + dt.timedelta(seconds=rng.randrange(1, 30))
-    delivery.completed_at = delivery.sent_at + dt.timedelta(seconds=rng.randrange(1, 600))
-    if status in (SendRequest.Status.FAILED, SendRequest.Status.CANCELLED):
+    if send.status == SendRequest.Status.CANCELLED:
+        # Cancelled before its time: never sent, so refunded in full.
+        delivery.status = Delivery.Status.CANCELLED
+        delivery.points_refunded = delivery.points_charged
+        return delivery
+    if send.status == SendRequest.Status.FAILED:
+        # Nothing reached a carrier: every recipient's result is the request's reason, final
+        # the moment the request failed, and refunded.
         delivery.status = Delivery.Status.FAILURE
-        delivery.result_message = (
-            "요청 실패" if status == SendRequest.Status.FAILED else "예약 취소"
-        )
-        delivery.sent_at = None
+        delivery.result_code, delivery.result_message = REQUEST_FAILED, send.failure_reason
+        delivery.completed_at = started
         delivery.points_refunded = delivery.points_charged
         return delivery
     kakao = Channel.is_kakao(send.channel)
+    delivery.carrier = rng.choice(CARRIERS)
+    # Clamped to now: at large sizes the newest completed sends are only minutes old.
+    delivery.sent_at = min(started + dt.timedelta(seconds=rng.randrange(1, 30)), now)
+    # A send in progress keeps at least its first recipient waiting for the carrier's answer,
+    # or it would be complete.
+    if send.status == SendRequest.Status.SENDING_NOW or (
+        send.status == SendRequest.Status.IN_PROGRESS and (i == 0 or rng.random() < 0.4)
+    ):
+        delivery.status = Delivery.Status.SENDING
+        if kakao:
+            delivery.result_code, delivery.result_message = "3005", "수신 확인 대기"
+        return delivery
+    delivery.completed_at = min(delivery.sent_at + dt.timedelta(seconds=rng.randrange(1, 600)), now)
     if rng.random() < 0.9:
         delivery.status = Delivery.Status.SUCCESS
         delivery.result_code, delivery.result_message = (
@@ -381,10 +423,10 @@ def _tally(send: SendRequest, deliveries: list[Delivery]) -> None:
     send.success_count = sum(d.status == Delivery.Status.SUCCESS for d in deliveries)
     send.failure_count = sum(d.status == Delivery.Status.FAILURE for d in deliveries)
     send.sending_count = sum(d.status == Delivery.Status.SENDING for d in deliveries)
+    send.waiting_count = sum(d.status == Delivery.Status.WAITING for d in deliveries)
+    send.cancelled_count = sum(d.status == Delivery.Status.CANCELLED for d in deliveries)
     send.points_charged = sum((d.points_charged for d in deliveries), Decimal(0))
     send.points_refunded = sum((d.points_refunded for d in deliveries), Decimal(0))
-    if send.status == SendRequest.Status.IN_PROGRESS and not send.sending_count:
-        send.status = SendRequest.Status.COMPLETED
 
 
 def _deliveries_of(send: SendRequest, recipients: list[tuple[str, Delivery]]) -> Iterator[Delivery]:

@@ -4,26 +4,41 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
 import django_filters
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Channel, Delivery, SenderProfile, SendRequest, Source
+from .models import (
+    Channel,
+    Delivery,
+    Organization,
+    SenderProfile,
+    SendRequest,
+    Source,
+    format_phone,
+)
 from .pagination import LAST_PAGE, Cursor, InvalidCursor
-from .retention import korea_day_start, oldest_kept_day
+from .retention import cutoff, korea_day_start, oldest_kept_day
 
 QUERY_MAX_LENGTH = 100
 # Dates outside this range are typing mistakes, and beyond them date arithmetic overflows.
 EARLIEST_DATE = dt.date(2000, 1, 1)
 LATEST_DATE = dt.date(2099, 12, 31)
 PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 \-()]{1,22}$")
+PHONE_MAX_LENGTH = 30
+# A search box, not a bulk lookup: each number is one probe of the recipient index.
+RECIPIENTS_MAX = 20
+RESULT_CODE_MAX_LENGTH = 20  # Delivery.result_code's column
+RESULT_CODES_MAX = 50
 
 
 def normalize_phone(text: str) -> str:
@@ -73,7 +88,11 @@ class PagedFilterSet(django_filters.FilterSet):
 
 class ResultsFilterForm(PagedFilterForm):
     key_length = 2  # (requested_at, id)
-    within_window = True  # dates before the retention window are refused
+    # Dates before the retention window are refused: nothing before it is shown (the
+    # FilterSet narrows every list to kept sends), so such a date could only find nothing
+    # and pass for "no sends". A saved export's filter turns this off: the window moves on
+    # while the job waits, and its filter stays the filter the member asked for.
+    within_window = True
     order = forms.ChoiceField(
         label=_("Order"),
         required=False,
@@ -84,12 +103,13 @@ class ResultsFilterForm(PagedFilterForm):
         cleaned = super().clean()
         start, end = cleaned.get("requested_from"), cleaned.get("requested_to")
         oldest = oldest_kept_day(timezone.localdate())
-        if self.within_window and start and start < oldest:
-            self.add_error(
-                "requested_from",
-                _("Send records are kept for %(days)s days: choose %(oldest)s or later.")
-                % {"days": settings.RETENTION_DAYS, "oldest": oldest.isoformat()},
-            )
+        for name, day in (("requested_from", start), ("requested_to", end)):
+            if self.within_window and day and day < oldest:
+                self.add_error(
+                    name,
+                    _("Send records are kept for %(days)s days: choose %(oldest)s or later.")
+                    % {"days": settings.RETENTION_DAYS, "oldest": oldest.isoformat()},
+                )
         if start and end and end < start:
             self.add_error(
                 "requested_to",
@@ -114,6 +134,107 @@ def _recipient_check(value: str) -> None:
         )
 
 
+class ManyValuesInput(forms.TextInput):
+    """One text box for a parameter that may repeat (`?recipient=A&recipient=B`): it reads
+    every value, and shows the chosen ones again joined by commas, which it reads back."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[str]:
+        if hasattr(data, "getlist"):
+            return list(data.getlist(name))
+        value = data.get(name)
+        return list(value) if isinstance(value, list | tuple) else [] if value is None else [value]
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(item) for item in value) or None
+        return super().format_value(value)
+
+
+class ManyValuesField(forms.Field):
+    """Any number of short text values, from repeated parameters or one comma-separated
+    box: each value is checked on its own (length, no NUL, `item_validators`), and so is
+    their number. Cleaned, a list of the distinct values as typed, in order."""
+
+    widget = ManyValuesInput
+    hidden_widget = forms.MultipleHiddenInput  # one hidden input a value, for as_hidden
+    default_error_messages = {
+        "too_many": _("Enter at most %(limit)s values."),
+    }
+
+    def __init__(
+        self,
+        *,
+        item_max_length: int,
+        max_values: int,
+        item_validators: Iterable[Callable[[str], None]] = (),
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+        self.max_values = max_values
+        # NUL first: PostgreSQL refuses it in text, and no other check should see it.
+        self.item_validators = [
+            ProhibitNullCharactersValidator(),
+            MaxLengthValidator(item_max_length),
+            *item_validators,
+        ]
+
+    def to_python(self, value: Any) -> list[str]:
+        if value in self.empty_values:
+            return []
+        raw = value if isinstance(value, list | tuple) else [value]
+        # A dict keeps the order and drops repeats in linear time, however many are sent.
+        items = (item.strip() for text in raw for item in str(text).split(","))
+        return list(dict.fromkeys(item for item in items if item))
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        if len(value) > self.max_values:
+            raise forms.ValidationError(
+                self.error_messages["too_many"], code="too_many", params={"limit": self.max_values}
+            )
+
+    def run_validators(self, value: list[str]) -> None:
+        super().run_validators(value)
+        errors: list[forms.ValidationError] = []
+        for item in value:
+            for validator in self.item_validators:
+                try:
+                    validator(item)
+                except forms.ValidationError as error:
+                    errors.append(error)
+                    break  # one message a value is enough
+        if errors:
+            raise forms.ValidationError(errors)
+
+
+class ManyValuesFilter(django_filters.Filter):
+    """Matches any of the values (`field_name__in`, or the filter's `method`)."""
+
+    field_class = ManyValuesField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("lookup_expr", "in")
+        super().__init__(*args, **kwargs)
+
+
+def recipient_filter() -> ManyValuesFilter:
+    """The recipient number filter of the list and the detail page: any of the numbers."""
+    return ManyValuesFilter(
+        label=_("Recipient number"),
+        method="filter_recipient",
+        item_max_length=PHONE_MAX_LENGTH,
+        max_values=RECIPIENTS_MAX,
+        item_validators=[_recipient_check],
+        widget=ManyValuesInput(attrs={"type": "search", "inputmode": "tel"}),
+    )
+
+
+def recipient_numbers(values: Iterable[str]) -> list[str]:
+    """The recipient filter's values as stored (digits only), without repeats."""
+    return list(dict.fromkeys(digits for value in values if (digits := normalize_phone(value))))
+
+
 class IdChoiceField(forms.ModelMultipleChoiceField):
     """Refuses ids no database column could hold before they reach a query (SQLite would
     raise OverflowError on them)."""
@@ -133,13 +254,11 @@ class SenderFilter(django_filters.ModelMultipleChoiceFilter):
     field_class = IdChoiceField
 
 
-def _sender_profiles(request: HttpRequest | None) -> QuerySet[SenderProfile]:
-    if request is None:
-        return SenderProfile.objects.none()
-    return SenderProfile.objects.filter(organization=request.organization)
-
-
 class SendRequestFilter(PagedFilterSet):
+    """The results list's filter, over one organization's sends (`organization`, or the
+    request's). Whatever the parameters, it shows only sends still kept: those older than
+    the retention window are expired and only wait for the nightly purge."""
+
     # distinct=False throughout: no filter joins, so rows never repeat, and DISTINCT would
     # make PostgreSQL sort every matching send before it could return the first page.
     status = django_filters.MultipleChoiceFilter(
@@ -155,7 +274,8 @@ class SendRequestFilter(PagedFilterSet):
         widget=forms.CheckboxSelectMultiple,
         method="filter_outcome",
     )
-    sender = SenderFilter(distinct=False, label=_("Sender"), queryset=_sender_profiles)
+    # The organization's profiles, set per instance in __init__.
+    sender = SenderFilter(distinct=False, label=_("Sender"), queryset=SenderProfile.objects.none())
     channel = django_filters.MultipleChoiceFilter(
         distinct=False,
         label=_("Channel"),
@@ -186,18 +306,34 @@ class SendRequestFilter(PagedFilterSet):
         max_length=QUERY_MAX_LENGTH,
         widget=forms.TextInput(attrs={"type": "search"}),
     )
-    recipient = django_filters.CharFilter(
-        label=_("Recipient number"),
-        method="filter_recipient",
-        max_length=30,
-        validators=[_recipient_check],
-        widget=forms.TextInput(attrs={"type": "search", "inputmode": "tel"}),
-    )
+    recipient = recipient_filter()
 
     class Meta:
         model = SendRequest
         fields: list[str] = []
         form = ResultsFilterForm
+
+    def __init__(
+        self,
+        data: Any = None,
+        queryset: QuerySet[SendRequest] | None = None,
+        *,
+        request: HttpRequest | None = None,
+        organization: Organization | None = None,
+        prefix: str | None = None,
+    ) -> None:
+        self.organization = organization or getattr(request, "organization", None)
+        if queryset is None:
+            queryset = SendRequest.objects.for_org(self.organization)
+        # The one retention rule, here so that every reader of the list (the page, the
+        # API, exports when they run) shows the same sends: none from before the cutoff.
+        # The clock of this run: an export asked yesterday and run today leaves out what
+        # expired overnight, as the purge will delete it.
+        queryset = queryset.requested_between(cutoff(timezone.now()), None)
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        self.filters["sender"].queryset = SenderProfile.objects.filter(
+            organization=self.organization
+        )
 
     def filter_outcome(
         self, queryset: QuerySet[SendRequest], name: str, value: list[str]
@@ -222,10 +358,20 @@ class SendRequestFilter(PagedFilterSet):
         return queryset.filter(body__icontains=value) if value else queryset
 
     def filter_recipient(
-        self, queryset: QuerySet[SendRequest], name: str, value: str
+        self, queryset: QuerySet[SendRequest], name: str, value: list[str]
     ) -> QuerySet[SendRequest]:
-        digits = normalize_phone(value)
-        return queryset.with_recipient(self.request.organization, digits) if digits else queryset
+        numbers = recipient_numbers(value)
+        return queryset.with_recipient(self.organization, numbers) if numbers else queryset
+
+    @property
+    def outcomes(self) -> list[str]:
+        """The outcomes chosen (none: every outcome), for what narrows deliveries too."""
+        return list(self.form.cleaned_data.get("outcome") or [])
+
+    @property
+    def recipients(self) -> list[str]:
+        """The recipient numbers chosen, as stored (digits)."""
+        return recipient_numbers(self.form.cleaned_data.get("recipient") or [])
 
     @property
     def oldest_first(self) -> bool:
@@ -245,6 +391,10 @@ class SendRequestFilter(PagedFilterSet):
             elif isinstance(field, forms.MultipleChoiceField):
                 labels = dict(field.choices)
                 shown = ", ".join(str(labels[v]) for v in value)
+            elif name == "recipient":
+                shown = ", ".join(format_phone(number) for number in recipient_numbers(value))
+            elif isinstance(field, ManyValuesField):
+                shown = ", ".join(value)
             else:
                 shown = value.isoformat() if isinstance(value, dt.date) else str(value)
             remaining = [
@@ -283,12 +433,12 @@ class DeliveryFilter(PagedFilterSet):
         choices=Delivery.Status.choices,
         widget=forms.CheckboxSelectMultiple,
     )
-    recipient = django_filters.CharFilter(
-        label=_("Recipient number"),
-        method="filter_recipient",
-        max_length=30,
-        validators=[_recipient_check],
-        widget=forms.TextInput(attrs={"type": "search", "inputmode": "tel"}),
+    recipient = recipient_filter()
+    # A failure reason's count on the detail page opens that code's deliveries only.
+    result_code = ManyValuesFilter(
+        label=_("Result code"),
+        item_max_length=RESULT_CODE_MAX_LENGTH,
+        max_values=RESULT_CODES_MAX,
     )
 
     class Meta:
@@ -297,7 +447,7 @@ class DeliveryFilter(PagedFilterSet):
         form = PagedFilterForm
 
     def filter_recipient(
-        self, queryset: QuerySet[Delivery], name: str, value: str
+        self, queryset: QuerySet[Delivery], name: str, value: list[str]
     ) -> QuerySet[Delivery]:
-        digits = normalize_phone(value)
-        return queryset.filter(recipient=digits) if digits else queryset
+        numbers = recipient_numbers(value)
+        return queryset.filter(recipient__in=numbers) if numbers else queryset

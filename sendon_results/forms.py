@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Channel, Export, Organization, SenderProfile
+from .statements import format_code, normalize_code
 
 
 class ExportRequestForm(forms.Form):
@@ -86,6 +87,27 @@ class StatementForm(forms.Form):
         if not data.get("appendix"):
             filters["appendix"] = ["no"]
         return filters
+
+
+class StatementCodeForm(forms.Form):
+    """The verification code printed on a statement, typed back as people type it."""
+
+    code = forms.CharField(
+        label=_("Verification code"),
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={"placeholder": "7K3F-9QHW-2M4X", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = normalize_code(self.cleaned_data["code"])
+        if code is None:
+            raise forms.ValidationError(
+                _("A code is 12 letters and digits, as printed on the statement (%(example)s).")
+                % {"example": format_code("7K3F9QHW2M4X")}
+            )
+        return code
 
 
 def last_month(today: dt.date) -> tuple[dt.date, dt.date]:

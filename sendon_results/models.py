@@ -9,6 +9,18 @@ from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+# Every moment a send or a delivery holds lies in these years. The API keeps far tighter
+# windows; the database refuses anything outside this range however it is written, so no
+# stored row can overflow a date in Korea time or sort a send above every other for ever.
+EARLIEST_MOMENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST_MOMENT = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+def _in_range(field: str) -> Q:
+    return Q(**{f"{field}__isnull": True}) | Q(
+        **{f"{field}__gte": EARLIEST_MOMENT, f"{field}__lt": LATEST_MOMENT}
+    )
+
 
 class OrganizationQuerySet(models.QuerySet["Organization"]):
     def for_user(self, user: object) -> OrganizationQuerySet:
@@ -128,8 +140,9 @@ class SendRequestQuerySet(models.QuerySet["SendRequest"]):
             condition |= Q(**{f"{outcome}_count__gt": 0})
         return self.filter(condition)
 
-    def with_recipient(self, organization: Organization, digits: str) -> SendRequestQuerySet:
-        sends = Delivery.objects.filter(organization=organization, recipient=digits)
+    def with_recipient(self, organization: Organization, numbers: list[str]) -> SendRequestQuerySet:
+        """Sends to any of these numbers (digits)."""
+        sends = Delivery.objects.filter(organization=organization, recipient__in=numbers)
         return self.filter(id__in=sends.values("send_request_id"))
 
 
@@ -175,6 +188,13 @@ class SendRequest(models.Model):
     success_count = models.PositiveIntegerField(_("success"), default=0)
     failure_count = models.PositiveIntegerField(_("failure"), default=0)
     sending_count = models.PositiveIntegerField(pgettext_lazy("outcome", "sending"), default=0)
+    # Defaults in the database too, for the bulk inserts of seed_scale.
+    waiting_count = models.PositiveIntegerField(
+        pgettext_lazy("outcome", "waiting"), default=0, db_default=0
+    )
+    cancelled_count = models.PositiveIntegerField(
+        pgettext_lazy("outcome", "cancelled"), default=0, db_default=0
+    )
     # SHA-256 of the send as the platform posted it: a replay with the same content is the
     # same send, with other content a conflict.
     content_hash = models.CharField(max_length=64, blank=True)
@@ -192,9 +212,17 @@ class SendRequest(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(
-                    recipient_count=F("success_count") + F("failure_count") + F("sending_count")
+                    recipient_count=F("success_count")
+                    + F("failure_count")
+                    + F("sending_count")
+                    + F("waiting_count")
+                    + F("cancelled_count")
                 ),
                 name="send_request_counts_add_up",
+            ),
+            models.CheckConstraint(
+                condition=_in_range("requested_at") & _in_range("scheduled_at"),
+                name="send_request_moments_in_range",
             ),
         ]
         # Every list query is "this organization, newest first, keyset on (requested_at,
@@ -233,6 +261,17 @@ class SendRequest(models.Model):
                 condition=Q(sending_count__gt=0),
                 name="send_org_has_sending",
             ),
+            # outcome=waiting and outcome=cancelled: reservations, a small share of sends.
+            models.Index(
+                fields=["organization", "-requested_at", "-id"],
+                condition=Q(waiting_count__gt=0),
+                name="send_org_has_waiting",
+            ),
+            models.Index(
+                fields=["organization", "-requested_at", "-id"],
+                condition=Q(cancelled_count__gt=0),
+                name="send_org_has_cancelled",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -250,26 +289,22 @@ class SendRequest(models.Model):
     def points_net(self) -> object:
         return self.points_charged - self.points_refunded
 
-    def failure_breakdown(self, limit: int = 8) -> list[dict[str, object]]:
-        """The most common failure codes of this send, by the channel they came back from."""
+    def failure_breakdown(self) -> list[dict[str, object]]:
+        """Every failure code of this send, by the channel it came back from, most common
+        first. All of them: the codes a carrier or KakaoTalk returns are a few dozen."""
         if not self.failure_count:
             return []
         rows = (
             self.deliveries.filter(status=Delivery.Status.FAILURE)
             .values("result_code", "final_channel")
             .annotate(count=models.Count("id"))
-            .order_by("-count", "result_code")[:limit]
+            .order_by("-count", "result_code", "final_channel")
         )
         return list(rows)
 
-    def outcome_shares(self) -> dict[str, float]:
-        """Percentages of success / failure / sending, for the proportional bar."""
-        total = self.recipient_count or 1
-        return {
-            "success": 100 * self.success_count / total,
-            "failure": 100 * self.failure_count / total,
-            "sending": 100 * self.sending_count / total,
-        }
+    def outcome_counts(self) -> dict[str, int]:
+        """Recipients per outcome, in Delivery.Status order."""
+        return {outcome: getattr(self, f"{outcome}_count") for outcome in Delivery.Status.values}
 
 
 STATUS_HELP = {
@@ -292,6 +327,10 @@ class Delivery(models.Model):
         SUCCESS = "success", _("Success")
         FAILURE = "failure", _("Failure")
         SENDING = "sending", pgettext_lazy("outcome", "Sending")
+        # Messages that never went out: a reservation's, not yet handed to a carrier, and
+        # a cancelled reservation's (refunded in full; neither a success nor a failure).
+        WAITING = "waiting", pgettext_lazy("outcome", "Waiting")
+        CANCELLED = "cancelled", pgettext_lazy("outcome", "Cancelled")
 
     # Indexed by delivery_send_id below, which also serves the foreign key.
     send_request = models.ForeignKey(
@@ -326,7 +365,11 @@ class Delivery(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["send_request", "external_id"], name="delivery_external_id_unique"
-            )
+            ),
+            models.CheckConstraint(
+                condition=_in_range("sent_at") & _in_range("completed_at"),
+                name="delivery_moments_in_range",
+            ),
         ]
         indexes = [
             # The detail page: one send's deliveries in id order, keyset on id.
@@ -433,10 +476,9 @@ class Export(models.Model):
     attempt = models.CharField(max_length=32, blank=True)  # the run that may publish the file
     # Send statements only: their number, the code that verifies them, and the figures they
     # print (kept, so the verification page shows them as long as the statement lives).
-    # NULL, not "", for the other exports: both are unique among statements.
-    number = models.CharField(  # noqa: DJ001
-        _("statement number"), max_length=32, unique=True, null=True
-    )
+    # NULL, not "", for the other exports: the number is unique within the organization,
+    # the code everywhere.
+    number = models.CharField(_("statement number"), max_length=32, null=True)  # noqa: DJ001
     verification_code = models.CharField(max_length=16, unique=True, null=True)  # noqa: DJ001
     figures = models.JSONField(null=True, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True)  # SHA-256 of the figures
@@ -452,6 +494,11 @@ class Export(models.Model):
     class Meta:
         verbose_name = _("export")
         verbose_name_plural = _("exports")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "number"], name="export_statement_number_unique"
+            )
+        ]
         indexes = [
             # /exports/: a member's jobs in an organization, newest first.
             models.Index(
@@ -484,6 +531,7 @@ class PurgeLog(models.Model):
     sends = models.PositiveBigIntegerField(_("sends"), default=0)
     deliveries = models.PositiveBigIntegerField(_("deliveries"), default=0)
     files = models.PositiveIntegerField(_("files"), default=0)
+    pending_results = models.PositiveIntegerField(_("results whose send never came"), default=0)
     # {organization name: {"sends": n, "deliveries": n, "files": n}}
     per_organization = models.JSONField(default=dict)
 
@@ -551,8 +599,11 @@ class PendingResult(models.Model):
 
     class Meta:
         indexes = [
-            # Applying a send's waiting results when the send arrives.
-            models.Index(fields=["organization", "send_external_id"], name="pending_send")
+            # Applying a send's waiting results when the send arrives; counting an
+            # organization's waiting results against PENDING_RESULT_LIMIT.
+            models.Index(fields=["organization", "send_external_id"], name="pending_send"),
+            # The nightly purge of results whose send never came.
+            models.Index(fields=["received_at"], name="pending_received"),
         ]
 
     def __str__(self) -> str:

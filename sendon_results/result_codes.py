@@ -97,7 +97,19 @@ _CHANNEL_STATE = Explanation(
 KAKAO_CODES.update({str(code): _CHANNEL_STATE for code in range(1021, 1026)})
 
 
+# Our own code, not a carrier's: the send request failed as a whole, so its messages never
+# reached a carrier; their result message is the request's failure reason.
+REQUEST_FAILED = "REQUEST"
+REQUEST_FAILED_EXPLANATION = Explanation(
+    _("The send request failed; nothing was handed to a carrier"),
+    _("See the failure reason; the points were refunded."),
+    "permanent",
+)
+
+
 def explain(code: str, channel: str) -> Explanation | None:
     """Our explanation of `code` for a message that went by `channel`, if we know it."""
+    if code == REQUEST_FAILED:
+        return REQUEST_FAILED_EXPLANATION
     table = KAKAO_CODES if Channel.is_kakao(channel) else CARRIER_CODES
     return table.get(code.strip().upper())

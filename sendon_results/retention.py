@@ -4,7 +4,8 @@ The rule, in Korea time at day granularity: a send requested on day R is deleted
 first purge on or after day R + RETENTION_DAYS + 1, 00:00 — requested 2025-11-27 14:00,
 deleted from 2026-11-28 00:00 on, never a run before. Export files go when they expire
 or when the oldest record in them is purged, whichever is first; a statement lives as
-long as the last record of its period.
+long as the last record of its period. Results that came for a send that never arrived
+go after PENDING_RESULT_DAYS.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from .models import Delivery, Export, Organization, PurgeLock, PurgeLog, SendRequest
+from .models import Delivery, Export, Organization, PendingResult, PurgeLock, PurgeLog, SendRequest
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class PurgeResult:
     sends: int = 0
     deliveries: int = 0
     files: int = 0
+    pending_results: int = 0  # results whose send never came
     per_organization: dict[str, dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: {"sends": 0, "deliveries": 0, "files": 0})
     )
@@ -121,18 +123,41 @@ def purge_expired(
             counts["files"] += _expire_files(organization, limit, dry_run=dry_run)
             if not any(counts.values()):
                 del result.per_organization[organization.name]
+        result.pending_results = _purge_pending_results(dry_run=dry_run)
         for counts in result.per_organization.values():
             result.sends += counts["sends"]
             result.deliveries += counts["deliveries"]
             result.files += counts["files"]
         log.sends, log.deliveries, log.files = result.sends, result.deliveries, result.files
+        log.pending_results = result.pending_results
         log.per_organization = dict(result.per_organization)
         log.completed = max_batches is None or batches < max_batches
         log.finished_at = timezone.now()
         log.save()
     for name, counts in result.per_organization.items():
         logger.info("purge%s %s: %s", " (dry run)" if dry_run else "", name, counts)
+    if result.pending_results:
+        logger.info(
+            "purge%s: %s results whose send never came",
+            " (dry run)" if dry_run else "",
+            result.pending_results,
+        )
     return result
+
+
+def _purge_pending_results(*, dry_run: bool) -> int:
+    """Delete results that waited PENDING_RESULT_DAYS for a send that never came, in
+    batches of DELIVERY_BATCH."""
+    stale = PendingResult.objects.filter(
+        received_at__lt=timezone.now() - dt.timedelta(days=settings.PENDING_RESULT_DAYS)
+    )
+    if dry_run:
+        return stale.count()
+    removed = 0
+    while ids := list(stale.order_by("id").values_list("id", flat=True)[:DELIVERY_BATCH]):
+        removed += PendingResult.objects.filter(id__in=ids).delete()[0]
+        time.sleep(BATCH_PAUSE)
+    return removed
 
 
 def _id_ranges(expired: QuerySet[SendRequest], batch_size: int) -> Iterator[tuple[int, int]]:

@@ -159,6 +159,10 @@ CELERY_TIMEZONE = TIME_ZONE
 
 # How long send records are kept, in days (the law behind the product caps it at a year).
 RETENTION_DAYS = envint("RETENTION_DAYS", "365")
+# Results that arrive before their send wait for it this many days, then the nightly purge
+# drops them; an organization may have at most PENDING_RESULT_LIMIT waiting.
+PENDING_RESULT_DAYS = envint("PENDING_RESULT_DAYS", "7")
+PENDING_RESULT_LIMIT = envint("PENDING_RESULT_LIMIT", "100000")
 
 LOGGING = {
     "version": 1,
@@ -203,7 +207,7 @@ CELERY_BEAT_SCHEDULE = {
 # A long export must not be handed to a second worker while the first still works on it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": EXPORT_TIME_LIMIT + 3600}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# A new pool process decodes the statement fonts before it reports for work (seconds on a
+# A new pool process loads the statement fonts before it reports for work (seconds on a
 # busy machine); with Celery's default of 4 s the worker kills and replaces it, forever.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 60
 # A broker that does not answer fails the request to queue within seconds, not minutes.

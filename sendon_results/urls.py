@@ -33,6 +33,7 @@ urlpatterns = [
     path("exports/<id:pk>/download/", views.export_download, name="export_download"),
     path("exports/<id:pk>/retry/", views.export_retry, name="export_retry"),
     path("statements/", views.statement_list, name="statement_list"),
+    path("statements/verify/", views.statement_verify_form, name="statement_verify_form"),
     path("statements/verify/<str:code>/", views.statement_verify, name="statement_verify"),
     path("settings/api-keys/", views.api_keys, name="api_keys"),
     path("settings/api-keys/<id:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),
@@ -49,6 +50,7 @@ urlpatterns = [
         name="api_send_request_detail",
     ),
     path("api/v1/results", api.results, name="api_results"),
+    path("api/<path:path>", api.not_found),
     path("organizations/switch/", views.switch_organization, name="switch_organization"),
     path("language/", views.switch_language, name="set_language"),
     path(

@@ -22,12 +22,12 @@ from django.views import defaults
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
-from . import api, exports, retention, tasks
+from . import api, exports, retention, statements, tasks
 from .celery import app as celery_app
 from .filters import DeliveryFilter, SendRequestFilter, period_presets
-from .forms import ApiKeyForm, ExportRequestForm, StatementForm, last_month
+from .forms import ApiKeyForm, ExportRequestForm, StatementCodeForm, StatementForm, last_month
 from .middleware import SESSION_KEY
-from .models import ApiKey, Export, Organization, SendRequest
+from .models import ApiKey, Delivery, Export, Organization, SendRequest
 from .pagination import paginate
 
 EXPORT_NOTICE_KEY = "export_notice"
@@ -44,8 +44,12 @@ logger = logging.getLogger(__name__)
 
 
 def _get_send_for_user(request: HttpRequest, pk: int) -> SendRequest:
+    # An expired send (past the retention window, waiting for the nightly purge) is gone
+    # here as it is from the list.
     send = get_object_or_404(
-        SendRequest.objects.select_related("sender", "organization"),
+        SendRequest.objects.select_related("sender", "organization").requested_between(
+            retention.cutoff(timezone.now()), None
+        ),
         pk=pk,
         organization__in=request.organizations,
     )
@@ -134,8 +138,8 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _expiring_soon(organization: Organization) -> dict[str, object] | None:
     """How many sends the purge deletes within WARNING_DAYS, to offer their export."""
     until = retention.soon_deleted_until(timezone.localdate())
-    soon = SendRequest.objects.for_org(organization).filter(
-        requested_at__lt=retention.korea_day_start(until + dt.timedelta(days=1))
+    soon = SendRequest.objects.for_org(organization).requested_between(
+        retention.cutoff(timezone.now()), retention.korea_day_start(until + dt.timedelta(days=1))
     )
     count, capped = _bounded_count(soon)
     if not count:
@@ -275,21 +279,45 @@ def statement_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_not_required
+def statement_verify_form(request: HttpRequest) -> HttpResponse:
+    """Public: type the code printed on a statement; a well-formed code opens its page."""
+    form = StatementCodeForm(request.GET or None)
+    if form.is_valid():
+        code = statements.format_code(form.cleaned_data["code"])
+        return redirect("statement_verify", code=code)
+    status = 400 if form.errors else 200
+    return render(request, "statements/verify.html", {"form": form}, status=status)
+
+
+@login_not_required
 def statement_verify(request: HttpRequest, code: str) -> HttpResponse:
-    """Public: the figures of the statement with this code, and nothing else."""
+    """Public: the scope and figures of the statement with this code, and nothing else."""
     if _too_many_attempts(f"verify-attempts:{_client_address(request)}"):
         return render(request, "statements/verify.html", {"limited": True}, status=429)
-    normalized = code.replace("-", "").upper()
+    # Only a well-formed code reaches the database: anything else (a NUL byte, which
+    # PostgreSQL refuses in text) is as unknown as a code nobody issued.
+    normalized = statements.normalize_code(code)
     statement = (
         Export.objects.filter(
             kind=Export.Kind.STATEMENT, state=Export.State.DONE,
             verification_code=normalized, expires_at__gt=timezone.now(),
         ).first()
-        if len(normalized) == 12 else None
+        if normalized else None
     )  # fmt: skip
     if statement is None:
-        return render(request, "statements/verify.html", {"code": code}, status=404)
-    return render(request, "statements/verify.html", {"statement": statement, "code": code})
+        typed = statements.format_code(normalized) if normalized else ""
+        form = StatementCodeForm(initial={"code": typed})
+        context = {"form": form, "not_found": True}
+        return render(request, "statements/verify.html", context, status=404)
+    figures = statement.figures
+    # The outcomes the statement printed: one issued before an outcome existed has none.
+    outcomes = [
+        (label, figures["total"][value])
+        for value, label in Delivery.Status.choices
+        if value in figures["total"]
+    ]
+    context = {"statement": statement, "figures": figures, "outcomes": outcomes}
+    return render(request, "statements/verify.html", context)
 
 
 def _client_address(request: HttpRequest) -> str:

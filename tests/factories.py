@@ -76,9 +76,7 @@ def make_send(
     send = SendRequestFactory(
         organization=organization,
         recipient_count=len(outcomes),
-        success_count=list(outcomes).count("success"),
-        failure_count=list(outcomes).count("failure"),
-        sending_count=list(outcomes).count("sending"),
+        **{f"{outcome}_count": list(outcomes).count(outcome) for outcome in Delivery.Status.values},
         **fields,
     )
     numbers = recipients or [f"0109{send.pk % 1000:03d}{i:04d}" for i in range(len(outcomes))]
@@ -89,11 +87,12 @@ def make_send(
             external_id=f"{send.external_id}-{i}",
             recipient=number,
             status=outcome,
-            result_code={"success": "1000", "failure": "3019", "sending": ""}[outcome],
+            result_code={"success": "1000", "failure": "3019"}.get(outcome, ""),
             final_channel=send.channel,
-            carrier="SKT",
+            # Messages never sent went to no carrier, and are refunded like failures.
+            carrier="" if outcome in ("waiting", "cancelled") else "SKT",
             points_charged=Decimal("9"),
-            points_refunded=Decimal("9") if outcome == "failure" else Decimal("0"),
+            points_refunded=Decimal("9") if outcome in ("failure", "cancelled") else Decimal("0"),
         )
         for i, (number, outcome) in enumerate(zip(numbers, outcomes, strict=True))
     )

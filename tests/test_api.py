@@ -1,14 +1,28 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from sendon_results import api
+from sendon_results import api, retention
 from sendon_results.models import ApiKey, Delivery, PendingResult, SendRequest
+
+# The dates below lie in a fixed week: the API refuses moments far from now.
+NOW = dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _in_that_week():
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 @pytest.fixture
@@ -46,7 +60,9 @@ def result(recipient: str, outcome: str, at: str, send: str = "S-1", **fields) -
 def test_round_trip_through_the_console(alice, platform):
     response = post(platform, "/api/v1/send-requests", new_send())
     assert response.status_code == 201, response.content
-    assert response.json()["counts"] == {"recipients": 3, "success": 0, "failure": 0, "sending": 3}
+    assert response.json()["counts"] == {
+        "recipients": 3, "success": 0, "failure": 0, "sending": 3, "waiting": 0, "cancelled": 0
+    }  # fmt: skip
     html = alice.client.get("/results/").content.decode()
     assert "[API] 안내 메시지" in html and "진행중" in html
     response = post(platform, "/api/v1/results", {"results": [
@@ -119,20 +135,215 @@ def test_an_older_or_unfinished_result_never_overwrites_a_final_one(platform):
     assert (send.success_count, send.sending_count, send.status) == (1, 0, "completed")
 
 
-def test_reservation_moves(platform):
-    post(platform, "/api/v1/send-requests",
-         new_send(scheduled_at="2099-01-01T09:00:00+09:00"))  # fmt: skip
-    assert SendRequest.objects.get().status == "reserved"
+def counts(response) -> dict[str, int]:
+    return {k: v for k, v in response.json()["counts"].items() if v and k != "recipients"}
+
+
+def test_a_reservation_waits_and_a_cancelled_one_was_never_sent(alice, platform):
+    reserved = post(platform, "/api/v1/send-requests",
+                    new_send(scheduled_at="2026-12-01T09:00:00+09:00"))  # fmt: skip
+    assert reserved.json()["status"] == "reserved" and counts(reserved) == {"waiting": 3}
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"waiting"}
+    listed = alice.client.get("/results/?outcome=sending").context["page"].rows
+    assert listed == []  # waiting for its time is not sending
+    assert len(alice.client.get("/results/?outcome=waiting").context["page"].rows) == 1
     url = "/api/v1/send-requests/S-1/status"
     assert post(platform, url, {"status": "cancelling"}).json()["status"] == "cancelling"
-    cancelled = post(platform, url, {"status": "cancelled"}).json()
-    assert cancelled["status"] == "cancelled"
-    assert cancelled["counts"] == {"recipients": 3, "success": 0, "failure": 3, "sending": 0}
+    cancelled = post(platform, url, {"status": "cancelled"})
+    assert cancelled.json()["status"] == "cancelled" and counts(cancelled) == {"cancelled": 3}
+    assert cancelled.json()["points_refunded"] == cancelled.json()["points_charged"] == "27.00"
+    for delivery in Delivery.objects.all():
+        assert (delivery.status, delivery.carrier, delivery.completed_at) == ("cancelled", "", None)
+        assert delivery.points_refunded == delivery.points_charged
+    assert len(alice.client.get("/results/?outcome=cancelled").context["page"].rows) == 1
+    assert alice.client.get("/results/?outcome=failure").context["page"].rows == []
     conflict = post(platform, url, {"status": "sending_now"})
     assert (
         conflict.status_code == 409
         and conflict.json()["errors"][0]["current_status"] == "cancelled"
     )
+    # A late carrier answer for a message never sent changes nothing.
+    late = {"results": [result("R-0", "success", "2026-11-21T10:00:00+09:00")]}
+    assert post(platform, "/api/v1/results", late).json()["unchanged"] == 1
+
+
+def test_sending_now_hands_waiting_messages_to_the_carriers(platform):
+    post(platform, "/api/v1/send-requests", new_send(scheduled_at="2026-12-01T09:00:00+09:00"))
+    released = post(platform, "/api/v1/send-requests/S-1/status", {"status": "sending_now"})
+    assert released.json()["status"] == "sending_now" and counts(released) == {"sending": 3}
+    results = [result(f"R-{i}", "success", "2026-11-21T12:00:00+09:00") for i in range(3)]
+    post(platform, "/api/v1/results", {"results": results})
+    assert SendRequest.objects.get().status == "completed"
+
+
+def test_a_failed_request_gives_its_reason_to_every_unsent_message(alice, platform):
+    post(platform, "/api/v1/send-requests", new_send())
+    post(platform, "/api/v1/results",
+         {"results": [result("R-0", "success", "2026-11-20T10:00:05+09:00")]})  # fmt: skip
+    reason = "발신번호 인증이 만료되었습니다."
+    failed = post(platform, "/api/v1/send-requests/S-1/status",
+                  {"status": "failed", "reason": reason})  # fmt: skip
+    assert counts(failed) == {"success": 1, "failure": 2}
+    stopped = Delivery.objects.filter(status="failure")
+    assert {(d.result_code, d.result_message, d.carrier) for d in stopped} == {
+        ("REQUEST", reason, "")
+    }
+    assert all(d.completed_at and d.points_refunded == d.points_charged for d in stopped)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"requested_at": "9999-12-31T23:59:59Z"}, "requested_at"),
+        ({"requested_at": "9999-12-31T23:59:59-14:00"}, "requested_at"),
+        ({"requested_at": "0001-01-01T00:00:00+14:00"}, "requested_at"),
+        ({"requested_at": "2099-01-01T00:00:00+09:00"}, "requested_at"),
+        ({"requested_at": "2020-01-01T00:00:00+09:00"}, "requested_at"),
+        ({"requested_at": "2026-11-22T03:00:01Z"}, "requested_at"),  # a day and a second ahead
+        ({"scheduled_at": "9999-12-31T23:59:59-14:00"}, "scheduled_at"),
+        ({"scheduled_at": "2026-11-20T09:59:59+09:00"}, "scheduled_at"),  # before the request
+        ({"scheduled_at": "2027-11-20T10:00:01+09:00"}, "scheduled_at"),  # a year after it
+    ],
+)
+def test_moments_outside_their_window_are_refused(alice, platform, change, field):
+    response = post(platform, "/api/v1/send-requests", new_send(**change))
+    assert response.status_code == 400, response.content
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+    assert not SendRequest.objects.exists()
+    assert alice.client.get("/results/").status_code == 200
+
+
+def test_result_moments_and_refunds_are_checked(platform):
+    post(platform, "/api/v1/send-requests", new_send())
+    cases = [
+        (result("R-0", "success", "9999-12-31T23:59:59-14:00"), "results[0].completed_at"),
+        (result("R-0", "success", "0001-01-01T00:00:00+14:00"), "results[0].completed_at"),
+        (result("R-0", "success", "2026-11-19T09:59:59+09:00"), "results[0].completed_at"),
+        (result("R-0", "failure", "2026-11-20T10:00:05+09:00", points_refunded="9.01"),
+         "results[0].points_refunded"),
+    ]  # fmt: skip
+    for item, field in cases:
+        response = post(platform, "/api/v1/results", {"results": [item]})
+        assert response.status_code == 400, (item, response.content)
+        assert [error["field"] for error in response.json()["errors"]] == [field]
+    send = SendRequest.objects.get()
+    assert (send.sending_count, send.points_refunded) == (3, 0)
+    assert not PendingResult.objects.exists()
+
+
+def test_the_same_send_written_another_way_is_no_conflict(platform):
+    assert post(platform, "/api/v1/send-requests", new_send()).status_code == 201
+    same = new_send(requested_at="2026-11-20T01:00:00Z", points_per_message="9.00")
+    for recipient in same["recipients"]:
+        recipient["phone"] = recipient["phone"].replace("-", "")
+    same["sender"]["value"] = "+82 2-1234-5678"
+    assert post(platform, "/api/v1/send-requests", same).status_code == 200
+    later = new_send(requested_at="2026-11-20T01:00:01Z")
+    assert post(platform, "/api/v1/send-requests", later).status_code == 409
+
+
+def test_an_early_result_for_no_recipient_is_dropped_and_counted(platform):
+    early = {"results": [result("R-0", "success", "2026-11-20T10:00:05+09:00"),
+                         result("R-7", "success", "2026-11-20T10:00:05+09:00"),
+                         result("R-1", "failure", "2026-11-20T10:00:05+09:00",
+                                points_refunded="99")]}  # fmt: skip
+    assert post(platform, "/api/v1/results", early).json()["pending"] == 3
+    created = post(platform, "/api/v1/send-requests", new_send())
+    assert created.status_code == 201
+    assert created.json()["early_results"] == {"applied": 1, "unchanged": 0, "dropped": 2}
+    assert counts(created) == {"success": 1, "sending": 2}
+    assert not PendingResult.objects.exists()
+    # Later results of the send are accepted as usual.
+    later = {"results": [result("R-1", "success", "2026-11-20T10:00:09+09:00")]}
+    assert post(platform, "/api/v1/results", later).json()["applied"] == 1
+
+
+def test_results_waiting_for_sends_are_limited(platform, settings):
+    settings.PENDING_RESULT_LIMIT = 2
+    early = [result(f"R-{i}", "success", "2026-11-20T10:00:05+09:00", send="S-9") for i in range(2)]
+    assert post(platform, "/api/v1/results", {"results": early}).json()["pending"] == 2
+    more = {"results": [result("R-5", "success", "2026-11-20T10:00:05+09:00", send="S-8")]}
+    refused = post(platform, "/api/v1/results", more)
+    assert refused.status_code == 429 and refused.json()["errors"][0]["field"] == "results"
+    assert PendingResult.objects.count() == 2
+
+
+def test_results_whose_send_never_came_go_with_the_purge(platform):
+    stale = {"results": [result("R-0", "success", "2026-11-20T10:00:05+09:00", send="S-9")]}
+    post(platform, "/api/v1/results", stale)
+    with time_machine.travel(NOW + dt.timedelta(days=7, hours=1)):
+        fresh = {"results": [result("R-0", "success", "2026-11-28T10:00:05+09:00", send="S-8")]}
+        post(platform, "/api/v1/results", fresh)
+        assert retention.purge_expired(dry_run=True).pending_results == 1
+        assert retention.purge_expired().pending_results == 1
+    assert list(PendingResult.objects.values_list("send_external_id", flat=True)) == ["S-8"]
+
+
+def test_every_api_address_answers_json(platform, monkeypatch):
+    for url, status in [
+        ("/api/v1/send-requests/abc%00def", 404),
+        ("/api/v1/send-requests/abc%00def/status", 405),
+        ("/api/v1/nothing-here", 404),
+        ("/api/v2/send-requests", 404),
+    ]:
+        response = platform.get(url)
+        assert (response.status_code, response["Content-Type"]) == (status, "application/json")
+        assert response.json()["errors"]
+    put = platform.put("/api/v1/send-requests/S-1", "{}", content_type="application/json")
+    assert put.status_code == 405 and put.json()["errors"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug after the send was written")
+
+    monkeypatch.setattr(api, "_send_json", broken)
+    response = post(platform, "/api/v1/send-requests", new_send())
+    assert response.status_code == 500 and response.json()["errors"]
+    assert not SendRequest.objects.exists() and not Delivery.objects.exists()
+
+
+MOMENTS = st.one_of(
+    st.builds(
+        lambda moment, minutes: (
+            moment.isoformat()
+            + (f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}")
+        ),
+        st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)),
+        st.integers(min_value=-14 * 60, max_value=14 * 60),
+    ),
+    st.datetimes(  # near now: mostly accepted, so rows get stored and rendered
+        min_value=dt.datetime(2025, 10, 1), max_value=dt.datetime(2028, 1, 1)
+    ).map(lambda moment: moment.isoformat() + "+09:00"),
+    st.text(max_size=40),
+    st.sampled_from(["9999-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00", "2026-11-20"]),
+)
+NUMBERS = st.one_of(
+    st.integers(), st.floats(), st.decimals().map(str), st.text(max_size=20), st.booleans()
+)
+
+
+@pytest.mark.django_db
+@hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(requested_at=MOMENTS, scheduled_at=MOMENTS | st.none(), completed_at=MOMENTS,
+       price=NUMBERS, refund=NUMBERS)  # fmt: skip
+def test_no_moment_or_number_fails_the_api_or_a_page(
+    alice, platform, requested_at, scheduled_at, completed_at, price, refund
+):
+    SendRequest.objects.all().delete()
+    PendingResult.objects.all().delete()
+    send = new_send(requested_at=requested_at, scheduled_at=scheduled_at, points_per_message=price)
+    created = post(platform, "/api/v1/send-requests", send)
+    assert created.status_code in (200, 201, 400), created.content
+    item = result("R-0", "failure", completed_at, points_refunded=refund)
+    answered = post(platform, "/api/v1/results", {"results": [item]})
+    assert answered.status_code in (200, 400), answered.content
+    assert platform.get("/api/v1/send-requests").status_code == 200
+    assert alice.client.get("/results/").status_code == 200
+    assert alice.client.get("/results/?order=oldest").status_code == 200
+    for stored in SendRequest.objects.all():
+        assert alice.client.get(f"/results/{stored.pk}/").status_code == 200
+        assert platform.get(f"/api/v1/send-requests/{stored.external_id}").status_code == 200
 
 
 @pytest.mark.parametrize(

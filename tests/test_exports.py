@@ -5,6 +5,7 @@ import datetime as dt
 import io
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,8 @@ from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 
 from sendon_results import exports, tasks
-from sendon_results.models import Delivery, Export
+from sendon_results.models import Delivery, Export, SendRequest
+from sendon_results.result_codes import REQUEST_FAILED_EXPLANATION
 from tests.factories import make_send
 
 KST = ZoneInfo("Asia/Seoul")
@@ -89,7 +91,7 @@ def test_sends_layout_reads_back_with_types_and_korean(
     assert first[2] == "SMS" and first[7] == "처리완료"
     assert first[6] == "[한빛] 안내 0\n둘째 줄"
     assert first[8:11] == (3, 2, 1)  # recipients, success, failure as numbers
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:P6"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:R6"
     assert round(sheet.column_dimensions["G"].width) == 61  # 60 characters, and padding
     assert sheet["A2"].is_date
     assert export.file_name == "발송결과_2026-11-16_2026-11-20.xlsx"
@@ -344,15 +346,29 @@ def test_postgresql_copy_writes_the_same_csv_as_python(alice, history, tmp_path,
         result_code="3020", recipient_name="-이름", result_message="@원문"
     )
     Delivery.objects.filter(status="sending").update(result_code="9999", result_message="=원문")
+    # Messages that never went out, and a request that failed as a whole: its reason is
+    # each message's result, or our words where the platform gave none.
+    make_send(alice.organization, outcomes=["waiting", "cancelled", "failure", "failure"],
+              sender=alice.phone, status="failed", body="예약\n취소")  # fmt: skip
+    failed = Delivery.objects.filter(status="failure", send_request__body="예약\n취소")
+    failed.update(result_code="REQUEST", result_message="=발신번호 인증이 만료되었습니다.")
+    failed.filter(pk=failed.first().pk).update(result_message="")
     export = Export(organization=alice.organization, created_by=alice.user, kind=kind,
                     filters={}, expires_at=timezone.now())  # fmt: skip
     with translation.override("ko"):
         exports.write_csv(tmp_path / "python.csv", exports.export_rows(export))
         count = exports.copy_csv(tmp_path / "copy.csv", exports.export_rows(export))
-    python = list(csv.reader((tmp_path / "python.csv").open(encoding="utf-8-sig")))
-    copied = list(csv.reader((tmp_path / "copy.csv").open(encoding="utf-8-sig")))
+    python = list(csv.reader((tmp_path / "python.csv").open(encoding="utf-8-sig", newline="")))
+    copied = list(csv.reader((tmp_path / "copy.csv").open(encoding="utf-8-sig", newline="")))
     assert count == len(copied) - 1 > 6
     assert copied == python
+    # Byte for byte, line ends too: CRLF after each record, LF inside a cell.
+    assert (tmp_path / "copy.csv").read_bytes() == (tmp_path / "python.csv").read_bytes()
+    if kind == "deliveries":
+        with translation.override("ko"):
+            ours = str(REQUEST_FAILED_EXPLANATION.summary)
+        results = {row[9] for row in copied if row[8] == "REQUEST"}
+        assert results == {"'=발신번호 인증이 만료되었습니다.", ours}
 
 
 def waiting_export(account) -> Export:
@@ -432,3 +448,131 @@ def test_an_unreachable_queue_fails_the_job_not_the_page(
     export = Export.objects.get()
     assert export.state == Export.State.FAILED and "대기열" in export.error
     assert "다시 시도" in alice.client.get("/exports/").content.decode()
+
+
+@pytest.fixture
+def reservations(alice, history):
+    """A reservation still waiting, a cancelled one, and one released with every outcome."""
+    at = dt.datetime(2026, 11, 21, 9, 0, tzinfo=KST)
+    sends = {
+        "reserved": (["waiting"] * 3, "reserved", at, at + dt.timedelta(days=3)),
+        "cancelled": (["cancelled"] * 2, "cancelled", at - dt.timedelta(hours=1), at),
+        "released": (
+            ["success", "failure", "sending", "waiting", "cancelled"],
+            "in_progress", at - dt.timedelta(hours=2), at - dt.timedelta(hours=2),
+        ),
+    }  # fmt: skip
+    return {
+        name: make_send(
+            alice.organization,
+            sender=alice.phone,
+            external_id=name,
+            outcomes=outcomes,
+            status=status,
+            requested_at=requested_at,
+            scheduled_at=scheduled_at,
+        )
+        for name, (outcomes, status, requested_at, scheduled_at) in sends.items()
+    }
+
+
+def test_waiting_and_cancelled_have_columns_of_their_own_in_the_sends_layout(
+    alice, reservations, django_capture_on_commit_callbacks
+):
+    export = ask(alice, capture=django_capture_on_commit_callbacks)
+    rows = list(workbook(export).active.iter_rows(values_only=True))
+    header = rows[0]
+    assert header[8:14] == ("수신자", "성공", "실패", "발송중", "대기", "취소")
+    by_id = {row[header.index("플랫폼 ID")]: row for row in rows[1:]}
+    assert len(by_id) == export.row_count == SendRequest.objects.count() == 9
+    for send in SendRequest.objects.all():
+        row = by_id[send.external_id]
+        assert row[8:14] == (
+            send.recipient_count, send.success_count, send.failure_count,
+            send.sending_count, send.waiting_count, send.cancelled_count,
+        )  # fmt: skip
+        assert sum(row[9:14]) == row[8]  # a cancelled message is neither success nor failure
+    assert by_id["reserved"][8:14] == (3, 0, 0, 0, 3, 0)
+    assert by_id["cancelled"][8:14] == (2, 0, 0, 0, 0, 2)
+
+
+def test_waiting_and_cancelled_messages_say_so_in_the_recipients_layout(
+    alice, reservations, django_capture_on_commit_callbacks
+):
+    export = ask(alice, kind="deliveries", capture=django_capture_on_commit_callbacks)
+    rows = list(workbook(export).active.iter_rows(values_only=True))
+    header, data = rows[0], rows[1:]
+    outcome, carrier = header.index("발송 현황"), header.index("통신사")
+    labels = {"success": "성공", "failure": "실패", "sending": "발송중", "waiting": "대기",
+              "cancelled": "취소"}  # fmt: skip
+    shown = Counter(row[outcome] for row in data)
+    in_database = Counter(
+        labels[status] for status in Delivery.objects.values_list("status", flat=True)
+    )
+    assert shown == in_database and shown["대기"] == 4 and shown["취소"] == 3
+    # The progress bar's total counted every outcome, not three of five.
+    assert export.total_rows == export.row_count == len(data) == Delivery.objects.count()
+    assert all(row[carrier] is None for row in data if row[outcome] in ("대기", "취소"))
+
+    waiting = ask(alice, "outcome=waiting", kind="deliveries",
+                  capture=django_capture_on_commit_callbacks)  # fmt: skip
+    rows = list(workbook(waiting).active.iter_rows(values_only=True))[1:]
+    assert {row[outcome] for row in rows} == {"대기"}
+    assert len(rows) == waiting.total_rows == Delivery.objects.filter(status="waiting").count()
+
+
+def test_a_repeated_recipient_means_any_of_the_numbers_in_both_layouts(
+    alice, django_capture_on_commit_callbacks
+):
+    at = timezone.now() - dt.timedelta(days=1)
+    for external_id, numbers in {
+        "A": ["01011112222", "01033334444"],
+        "B": ["01055556666"],
+        "C": ["01077778888"],
+    }.items():
+        outcomes = ["success"] * len(numbers)
+        make_send(alice.organization, sender=alice.phone, external_id=external_id,
+                  requested_at=at, outcomes=outcomes, recipients=numbers)  # fmt: skip
+    query = "recipient=010-1111-2222&recipient=01055556666"
+
+    sends = ask(alice, query, capture=django_capture_on_commit_callbacks)
+    rows = list(workbook(sends).active.iter_rows(values_only=True))
+    assert sorted(row[-1] for row in rows[1:]) == ["A", "B"] and sends.row_count == 2
+
+    recipients = ask(alice, query, kind="deliveries", capture=django_capture_on_commit_callbacks)
+    rows = list(workbook(recipients).active.iter_rows(values_only=True))
+    number = rows[0].index("수신번호")
+    assert sorted(row[number] for row in rows[1:]) == ["010-1111-2222", "010-5555-6666"]
+    assert recipients.row_count == recipients.total_rows == 2
+    # One number given twice is one number; numbers in one box separated by commas, too.
+    same = ask(alice, "recipient=010-5555-6666, 01011112222&recipient=01011112222",
+               kind="deliveries", capture=django_capture_on_commit_callbacks)  # fmt: skip
+    assert same.row_count == same.total_rows == 2
+    described = exports.describe_filters(recipients)
+    assert {"수신번호": "010-1111-2222, 010-5555-6666"}.items() <= {
+        item["label"]: item["value"] for item in described
+    }.items()
+
+
+def record_ends(raw: bytes) -> list[bytes]:
+    """The line ends of a CSV file that end records (outside quoted cells)."""
+    ends, quoted = [], False
+    for index, byte in enumerate(raw):
+        if byte == ord('"'):
+            quoted = not quoted
+        elif byte == ord("\n") and not quoted:
+            ends.append(raw[index - 1 : index + 1] if raw[index - 1] == ord("\r") else b"\n")
+    return ends
+
+
+@pytest.mark.parametrize("kind", ["sends", "deliveries"])
+def test_every_csv_record_ends_in_crlf(alice, history, kind, django_capture_on_commit_callbacks):
+    """The same on SQLite (csv.writer) and PostgreSQL (COPY, its LF rewritten); line breaks
+    inside a cell stay as they were typed."""
+    export = ask(alice, kind=kind, file_format="csv", capture=django_capture_on_commit_callbacks)
+    export.refresh_from_db()
+    raw = export.file.open("rb").read()
+    assert record_ends(raw) == [b"\r\n"] * (export.row_count + 1)
+    assert raw.endswith(b"\r\n")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert rows[1][6 if kind == "sends" else 4] == "[한빛] 안내 0\n둘째 줄"

@@ -5,7 +5,9 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.test import Client
 
+from sendon_results import api
 from sendon_results.filters import normalize_phone
 from tests.factories import make_send
 
@@ -147,3 +149,51 @@ def test_active_filters_are_shown_with_a_way_to_clear_them(alice, sends):
 )
 def test_normalize_phone(typed, digits):
     assert normalize_phone(typed) == digits
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "recipient=010-3333-4444&recipient=01055556666",
+        "recipient=01055556666&recipient=010-3333-4444",  # the order does not matter
+        "recipient=010-3333-4444,+010-5555-6666",  # one box, numbers separated by commas
+        "recipient=010-3333-4444&recipient=&recipient=010-5555-6666",
+    ],
+)
+def test_a_repeated_recipient_means_any_of_the_numbers(alice, sends, query):
+    assert listed(alice, query) == ["a", "c"]
+
+
+def test_the_recipient_chip_shows_every_number(alice, sends):
+    response = alice.client.get("/results/?recipient=01033334444&recipient=010-5555-6666")
+    html = response.content.decode()
+    assert "수신번호: <strong>010-3333-4444, 010-5555-6666</strong>" in html
+    # The box shows them again, and sending the form back gives the same list.
+    assert 'value="01033334444, 010-5555-6666"' in html
+    assert listed(alice, "recipient=01033334444,+010-5555-6666") == ["a", "c"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("recipient=010-1111-2222&recipient=call-me", "전화번호를 입력하세요"),
+        ("recipient=010-1111-2222&recipient=010%001111", "null 문자는 사용할 수 없습니다"),
+        ("recipient=" + "1" * 31, "최대 30"),
+        ("&".join(f"recipient=0101111{i:04d}" for i in range(21)), "최대 20개"),
+    ],
+)
+def test_every_recipient_number_is_checked(alice, sends, query, message):
+    response = alice.client.get(f"/results/?{query}")
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_the_api_list_takes_repeated_recipients_the_same_way(alice, sends):
+    _, secret = api.create_key(organization=alice.organization, name="platform", user=alice.user)
+    platform = Client(headers={"Authorization": f"Bearer {secret}"})
+    response = platform.get("/api/v1/send-requests?recipient=010-3333-4444&recipient=01055556666")
+    assert response.status_code == 200, response.content
+    assert [send["external_id"] for send in response.json()["results"]] == ["a", "c"]
+    response = platform.get("/api/v1/send-requests?recipient=01033334444&recipient=call-me")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "recipient"

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
+import threading
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,11 +12,17 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
-from sendon_results import statements
+from sendon_results import exports, statements
 from sendon_results.models import Delivery, Export
-from tests.factories import make_send
+from tests.factories import (
+    MembershipFactory,
+    SenderProfileFactory,
+    UserFactory,
+    make_send,
+)
 
 KST = ZoneInfo("Asia/Seoul")
 NOW = dt.datetime(2026, 11, 27, 14, 0, tzinfo=KST)
@@ -44,6 +52,11 @@ def october(alice, bob):
     fallback.save()
     make_send(alice.organization, sender=alice.kakao, channel="friendtalk", requested_at=at,
               outcomes=["failure"])  # fmt: skip
+    # A reservation not yet sent, and a cancelled one: neither a success nor a failure.
+    make_send(alice.organization, sender=alice.phone, requested_at=at, status="reserved",
+              outcomes=["waiting"] * 2, body="[예약] 내일 오전 발송")  # fmt: skip
+    make_send(alice.organization, sender=alice.phone, requested_at=at, status="cancelled",
+              outcomes=["cancelled"] * 3, body="[예약] 취소된 안내")  # fmt: skip
     # Outside: the day after, and another organization's in the period.
     november = dt.datetime(2026, 11, 1, 0, 0, tzinfo=KST)
     make_send(
@@ -82,25 +95,32 @@ def test_totals_on_the_pdf_equal_the_database(
         send_request__requested_at__lt=dt.datetime(2026, 11, 1, tzinfo=KST),
     )
     db = period.aggregate(
-        messages=Count("id"), success=Count("id", filter=Q(status="success")),
-        failure=Count("id", filter=Q(status="failure")),
-        sending=Count("id", filter=Q(status="sending")),
+        messages=Count("id"),
+        **{outcome: Count("id", filter=Q(status=outcome)) for outcome in statements.OUTCOMES},
         charged=Sum("points_charged"), refunded=Sum("points_refunded"),
     )  # fmt: skip
-    assert db["messages"] == 10
+    assert db["messages"] == 15 and db["waiting"] == 2 and db["cancelled"] == 3
+    # Messages, then one column per outcome in Delivery.Status order, then points.
+    assert statements.OUTCOMES == ("success", "failure", "sending", "waiting", "cancelled")
     total_line = next(line for line in text.splitlines() if line.strip().startswith("합계"))
     assert total_line.split()[1:] == [
-        str(db["messages"]), str(db["success"]), str(db["failure"]), str(db["sending"]),
-        "90.50", "36", "54.50",
+        str(db["messages"]), *(str(db[outcome]) for outcome in statements.OUTCOMES),
+        "135.50", "63.00", "72.50",
     ]  # fmt: skip
-    assert db["charged"] == Decimal("90.50") and db["refunded"] == Decimal("36")
+    assert db["charged"] == Decimal("135.50") and db["refunded"] == Decimal("63")
+    header = next(line for line in text.splitlines() if "발송중" in line and "대기" in line)
+    outcomes = ["성공", "실패", "발송중", "대기", "취소"]
+    points = ["차감", "포인트", "환급", "포인트", "실차감", "포인트"]
+    assert header.split()[1:] == ["메시지", *outcomes, *points]
+    cancelled = next(line for line in text.splitlines() if "취소된 안내" in line)
+    assert cancelled.split()[-6:] == ["3", "0", "0", "0", "0", "3"]  # in the list of sends
     assert "발송내역서" in text and export.number in text and "한빛" not in text
     assert alice.organization.name in text
     assert "대체문자 (SMS)" in text  # the fallback message, counted apart
     assert "2026-10-31" in text  # 23:59 in Korea belongs to October 31st
     assert "=SUM(A1) 광고" in text  # a body is data, in the appendix as written
-    assert export.row_count == 10
-    assert export.figures["total"]["messages"] == 10
+    assert export.row_count == 15
+    assert export.figures["total"]["messages"] == 15
     assert export.file_name == f"{export.number}_2026-10-01_2026-10-31.pdf"
 
 
@@ -139,7 +159,7 @@ def test_verification_shows_the_figures_and_nothing_else(
     html = page.content.decode()
     assert export.number in html and alice.organization.name in html
     assert "2026-10-01 ~ 2026-10-31" in html and export.fingerprint in html
-    assert "90.50" in html and "54.50" in html
+    assert "135.50" in html and "63.00" in html and "72.50" in html
     for secret in ("=SUM(A1)", "[테스트]", "010"):  # no bodies, no numbers
         assert secret not in html
     # Lowercase, without dashes: still the same statement.
@@ -272,3 +292,251 @@ def test_a_summary_only_statement_lists_no_sends(
     text = pdf_text(export, tmp_path)
     assert export.figures["appendix"] == [] and "=SUM(A1)" not in text
     assert "발송을 하나씩 싣지 않았습니다" in text
+
+
+# Printing: emoji, points, senders, the daily total, the requester.
+
+BUNDLED_FONTS = {"Nanum-Gothic-Statement", "Nanum-Gothic-Statement-Bold", "Noto-Emoji-Statement",
+                 "Noto-Symbols-Statement"}  # fmt: skip
+
+
+def pdf_fonts(export: Export, tmp_path: Path) -> list[tuple[str, str]]:
+    """(font name without its subset tag, "emb sub uni" flags) of each font in the PDF."""
+    path = tmp_path / "fonts.pdf"
+    path.write_bytes(export.file.open("rb").read())
+    out = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True)
+    rows = [line.split() for line in out.stdout.splitlines()[2:]]
+    return [(row[0].split("+", 1)[-1], " ".join(row[-5:-2])) for row in rows]
+
+
+def test_emoji_and_symbols_print_from_the_bundled_fonts(
+    alice, tmp_path, caplog, django_capture_on_commit_callbacks
+):
+    body = "🎉 가을 세일 😀 최대 50% ❤️ ✓ ➜ 👍🏻\u200b ไทย 끝\n둘째 줄"
+    make_send(alice.organization, sender=alice.phone, body=body,
+              requested_at=dt.datetime(2026, 10, 7, 9, 30, tzinfo=KST))  # fmt: skip
+    with caplog.at_level("WARNING", logger="weasyprint"):
+        export = issue(alice, django_capture_on_commit_callbacks)
+    assert not [r for r in caplog.records if "notdef" in r.getMessage()]  # no empty boxes
+    fonts = pdf_fonts(export, tmp_path)
+    # Emoji come from the bundled Noto Emoji, never from a font the machine happens to have.
+    assert {name for name, _ in fonts} <= BUNDLED_FONTS
+    assert "Noto-Emoji-Statement" in {name for name, _ in fonts}
+    assert all(flags == "yes yes yes" for _, flags in fonts)  # embedded, subset, unicode
+    text = pdf_text(export, tmp_path)
+    assert "🎉 가을 세일 😀 최대 50% ❤" in text and "✓ ➜ 👍🏻" in text
+    # What no bundled font can draw prints as a visible mark; the zero-width space goes.
+    assert export.figures["appendix"][0]["first_line"] == (
+        "🎉 가을 세일 😀 최대 50% ❤️ ✓ ➜ 👍🏻 \ufffd\ufffd\ufffd 끝"
+    )
+    assert "\ufffd\ufffd\ufffd 끝" in text and "둘째 줄" not in text  # the first line only
+
+
+def test_points_print_with_two_decimals_and_their_unit(
+    alice, client, tmp_path, django_capture_on_commit_callbacks
+):
+    at = dt.datetime(2026, 10, 7, 9, 30, tzinfo=KST)
+    make_send(alice.organization, sender=alice.phone, requested_at=at).deliveries.update(
+        points_charged=Decimal("9840")
+    )
+    make_send(alice.organization, sender=alice.phone, channel="lms", requested_at=at,
+              outcomes=["failure"]).deliveries.update(
+        points_charged=Decimal("8890.77"), points_refunded=Decimal("8890.77")
+    )  # fmt: skip
+    export = issue(alice, django_capture_on_commit_callbacks)
+    lines = pdf_text(export, tmp_path).splitlines()
+    sms = next(line for line in lines if line.strip().startswith("SMS "))
+    lms = next(line for line in lines if line.strip().startswith("LMS "))
+    assert sms.split()[-3:] == ["9,840.00", "0.00", "9,840.00"]
+    assert lms.split()[-3:] == ["8,890.77", "8,890.77", "0.00"]
+    header = next(line for line in lines if "차감 포인트" in line)
+    assert "환급 포인트" in header and "실차감 포인트" in header
+    code = statements.format_code(export.verification_code)
+    html = client.get(f"/statements/verify/{code}/").content.decode()
+    assert "18,730.77" in html and "8,890.77" in html and "9,840.00" in html
+    assert "차감 포인트" in html
+
+
+def test_a_sender_is_printed_on_one_line(alice, tmp_path, django_capture_on_commit_callbacks):
+    center = SenderProfileFactory(organization=alice.organization, value="0212345678",
+                                  label="고객센터")  # fmt: skip
+    make_send(alice.organization, sender=center, body="[한빛커머스] 상품이 발송되었습니다.",
+              requested_at=dt.datetime(2026, 10, 7, 9, 30, tzinfo=KST))  # fmt: skip
+    night = SenderProfileFactory(organization=alice.organization, value="0317654321",
+                                 label="병원 대표번호 야간 응급 상담 전용 회선")  # fmt: skip
+    make_send(alice.organization, sender=night, body="[푸른치과] 내일 예약 안내",
+              requested_at=dt.datetime(2026, 10, 7, 9, 31, tzinfo=KST))  # fmt: skip
+    text = pdf_text(issue(alice, django_capture_on_commit_callbacks), tmp_path)
+    assert "02-1234-5678 (고객센터)" in text
+    assert not [line for line in text.splitlines() if line.strip() in ("터)", "(고객센터)")]
+    # A label too long for the column wraps between its words: none is cut or left out.
+    words = re.findall(r"031-765-4321|\(병원|대표번호|야간|응급|상담|전용|회선\)", text)
+    assert words == ["031-765-4321", "(병원", "대표번호", "야간", "응급", "상담", "전용", "회선)"]
+
+
+def test_the_daily_table_ends_with_the_total(
+    alice, october, tmp_path, django_capture_on_commit_callbacks
+):
+    text = pdf_text(issue(alice, django_capture_on_commit_callbacks), tmp_path)
+    daily = text[text.index("일별 내역") :]
+    days = [line for line in daily.splitlines() if line.strip().startswith("2026-10-")][:2]
+    assert [line.split()[0] for line in days] == ["2026-10-05", "2026-10-31"]
+    total = next(line for line in daily.splitlines() if line.strip().startswith("합계"))
+    summary_total = next(line for line in text.splitlines() if line.strip().startswith("합계"))
+    assert total.split() == summary_total.split()
+    assert total.split()[1] == "15" == str(sum(int(line.split()[1]) for line in days))
+
+
+def test_the_requester_is_printed_by_name(alice, tmp_path, django_capture_on_commit_callbacks):
+    alice.user.first_name, alice.user.last_name = "민준", "김"
+    alice.user.save()
+    text = pdf_text(issue(alice, django_capture_on_commit_callbacks), tmp_path)
+    requester = next(line for line in text.splitlines() if "요청자" in line)
+    assert requester.split() == ["요청자", "김민준"]
+
+
+def test_a_name_is_written_as_its_language_writes_it(db):
+    user = UserFactory(username="jdoe", first_name="Jane", last_name="Doe")
+    assert statements.person_name(user) == "Jane Doe"
+    assert statements.person_name(UserFactory(first_name="서연", last_name="이")) == "이서연"
+    assert statements.person_name(UserFactory(username="hanbit")) == "hanbit"
+
+
+# Verification: scope, the form, codes as typed.
+
+
+def test_verification_shows_the_scope(alice, october, client, django_capture_on_commit_callbacks):
+    narrow = issue(alice, django_capture_on_commit_callbacks, sender=alice.kakao.pk,
+                   channel="alimtalk", appendix="")  # fmt: skip
+    html = client.get(f"/statements/verify/{narrow.verification_code}/").content.decode()
+    scope = html[html.index("범위") : html.index("SHA-256")]
+    assert "@alice-org" in scope and "알림톡" in scope and "싣지 않음" in scope
+    assert "모든 발신정보" not in scope and "모든 채널" not in scope
+    whole = issue(alice, django_capture_on_commit_callbacks, period_from="2026-10-02")
+    html = client.get(f"/statements/verify/{whole.verification_code}/").content.decode()
+    assert "모든 발신정보" in html and "모든 채널" in html
+    assert f"발송 {whole.figures['sends']}건을 모두 실음" in html
+    # Every outcome has its line: a cancelled message is neither a success nor a failure.
+    totals = html[html.index("합계") :]
+    for label, count in [("성공", 5), ("실패", 4), ("발송중", 1), ("대기", 2), ("취소", 3)]:
+        assert f"<dt>{label}</dt><dd>{count}</dd>" in totals
+
+
+def test_a_code_can_be_typed_into_a_form(
+    alice, october, client, django_capture_on_commit_callbacks
+):
+    export = issue(alice, django_capture_on_commit_callbacks)
+    page = client.get("/statements/verify/")
+    assert page.status_code == 200 and 'name="code"' in page.content.decode()
+    printed = statements.format_code(export.verification_code)
+    response = client.get("/statements/verify/", {"code": f" {printed.lower()} "})
+    assert response.status_code == 302
+    assert response["Location"] == f"/statements/verify/{printed}/"
+    assert export.number in client.get(response["Location"]).content.decode()
+    for wrong in ("abc", "", "AAAA\x00BBBBCCCC", "7K3F-9QHW-2M4U"):
+        response = client.get("/statements/verify/", {"code": wrong})
+        assert response.status_code == 400
+        assert 'name="code"' in response.content.decode()
+
+
+def test_crockford_look_alikes_are_read_as_the_digits(
+    alice, october, client, django_capture_on_commit_callbacks
+):
+    export = issue(alice, django_capture_on_commit_callbacks)
+    Export.objects.filter(pk=export.pk).update(verification_code="7K3F0QHW1M4X")
+    for typed in ("7k3f-oqhw-lm4x", "7K3F OQHW IM4X", "7k3f0qhw1m4x", "7K3F-0QHW-1M4X"):
+        response = client.get(f"/statements/verify/{typed}/")
+        assert response.status_code == 200, typed
+        assert export.number in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["AAAAA%00BBBBBB", "AAAA-%00BBB-CCCC", "%00" * 12])
+def test_a_nul_byte_in_the_code_is_an_unknown_code(db, client, path):
+    response = client.get(f"/statements/verify/{path}/")
+    assert response.status_code == 404
+    assert "찾을 수 없습니다" in response.content.decode()
+
+
+# Numbers: per organization and month, without gaps.
+
+
+def test_statements_are_numbered_per_organization_and_month(
+    alice, bob, october, django_capture_on_commit_callbacks
+):
+    first = issue(alice, django_capture_on_commit_callbacks)
+    # An Excel export in between takes no statement number.
+    exports.request_export(user=alice.user, organization=alice.organization, kind="sends",
+                           file_format="xlsx", filters={})  # fmt: skip
+    second = issue(alice, django_capture_on_commit_callbacks, period_from="2026-10-02")
+    theirs = issue(bob, django_capture_on_commit_callbacks)
+    assert [first.number, second.number, theirs.number] == [
+        "ST-2026-11-0001", "ST-2026-11-0002", "ST-2026-11-0001",
+    ]  # fmt: skip
+    assert first.file_name == "ST-2026-11-0001_2026-10-01_2026-10-31.pdf"
+    with time_machine.travel(dt.datetime(2026, 12, 1, 0, 5, tzinfo=KST), tick=False):
+        december = issue(alice, django_capture_on_commit_callbacks)
+    assert december.number == "ST-2026-12-0001"
+
+
+def test_a_retried_statement_keeps_its_number(
+    alice, october, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer crashed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(statements, "HTML", broken)
+        with django_capture_on_commit_callbacks(execute=True):
+            alice.client.post(
+                "/statements/", {"period_from": "2026-10-01", "period_to": "2026-10-31"}
+            )
+    failed = Export.objects.get(kind="statement")
+    assert failed.state == Export.State.FAILED and failed.number == "ST-2026-11-0001"
+    with django_capture_on_commit_callbacks(execute=True):
+        alice.client.post(f"/exports/{failed.pk}/retry/")
+    failed.refresh_from_db()
+    assert failed.state == Export.State.DONE and failed.number == "ST-2026-11-0001"
+    assert issue(alice, django_capture_on_commit_callbacks, period_from="2026-10-02").number == (
+        "ST-2026-11-0002"
+    )
+
+
+def test_numbers_of_the_older_form_are_followed_not_repeated(alice):
+    Export.objects.create(organization=alice.organization, created_by=alice.user,
+                          kind="statement", file_format="pdf", filters={},
+                          number="ST-2026-11-000004", expires_at=NOW)  # fmt: skip
+    with transaction.atomic():
+        assert statements.next_statement_number(alice.organization, NOW) == "ST-2026-11-0005"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_statements_asked_at_once_get_consecutive_numbers(alice):
+    """The second waits for the first's transaction to end, then takes the next number,
+    instead of taking the same one and failing on the unique constraint."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite lets one transaction write at a time")
+    carol = MembershipFactory(organization=alice.organization).user
+    filters = {"from": ["2026-10-01"], "to": ["2026-10-31"]}
+    numbers: dict[str, str] = {}
+
+    def ask(user, name: str) -> None:
+        try:
+            export, _ = exports.request_export(user=user, organization=alice.organization,
+                                               kind="statement", file_format="pdf",
+                                               filters=filters)  # fmt: skip
+            numbers[name] = export.number
+        except Exception as error:  # reported by the assertion below
+            numbers[name] = repr(error)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        first, _ = exports.request_export(user=alice.user, organization=alice.organization,
+                                          kind="statement", file_format="pdf",
+                                          filters=filters)  # fmt: skip
+        other = threading.Thread(target=ask, args=(carol, "carol"))
+        other.start()
+        other.join(timeout=1)
+        assert other.is_alive()  # waiting for the organization's row
+    other.join(timeout=30)
+    assert [first.number, numbers["carol"]] == ["ST-2026-11-0001", "ST-2026-11-0002"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.test import Client
@@ -8,7 +9,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sendon_results.models import SendRequest
+from sendon_results.models import Delivery, SendRequest
 from tests.factories import MembershipFactory, SendRequestFactory, make_send
 
 
@@ -305,3 +306,124 @@ def test_other_errors_stay_a_plain_500(alice, monkeypatch):
     alice.client.raise_request_exception = False
     response = alice.client.get("/results/")
     assert response.status_code == 500 and "데이터베이스" not in response.content.decode()
+
+
+def test_a_failure_reasons_link_opens_that_codes_failures_only(alice):
+    send = make_send(
+        alice.organization, sender=alice.phone, outcomes=["failure"] * 5 + ["success"] * 2
+    )
+    failures = list(send.deliveries.filter(status="failure").order_by("id"))
+    for delivery, code in zip(failures, ["3006", "3006", "E915", "3019", "3019"], strict=True):
+        delivery.result_code = code
+        delivery.save()
+
+    def shown(query: str) -> list[tuple[str, str]]:
+        response = alice.client.get(f"/results/{send.pk}/?{query}")
+        assert response.status_code == 200, response.content.decode()[:2000]
+        return [(d.status, d.result_code) for d in response.context["page"].rows]
+
+    assert shown("outcome=failure&result_code=3006") == [("failure", "3006")] * 2
+    assert shown("outcome=failure&result_code=E915") == [("failure", "E915")]
+    assert shown("outcome=failure&result_code=E915&result_code=3006") == [
+        ("failure", "3006"), ("failure", "3006"), ("failure", "E915"),
+    ]  # fmt: skip
+    assert shown("outcome=failure&result_code=9999") == []
+    assert len(shown("outcome=failure&result_code=")) == 5  # no code chosen: every failure
+    for query, message in [
+        ("result_code=30%0006", "null 문자는 사용할 수 없습니다"),
+        ("result_code=" + "X" * 21, "최대 20"),
+    ]:
+        response = alice.client.get(f"/results/{send.pk}/?{query}")
+        assert response.status_code == 400 and message in response.content.decode(), query
+
+
+def test_the_detail_page_takes_repeated_recipients_as_any_of_them(alice):
+    send = make_send(
+        alice.organization, sender=alice.phone, outcomes=["success"] * 3,
+        recipients=["01011112222", "01033334444", "01055556666"],
+    )  # fmt: skip
+    response = alice.client.get(
+        f"/results/{send.pk}/?recipient=010-1111-2222&recipient=01055556666"
+    )
+    assert [d.recipient for d in response.context["page"].rows] == ["01011112222", "01055556666"]
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    params=st.lists(
+        st.tuples(
+            st.sampled_from(["outcome", "recipient", "result_code", "cursor", "x"]),
+            st.text(max_size=40),
+        ),
+        max_size=6,
+    )
+)
+def test_random_detail_query_strings_never_cause_a_server_error(alice, params):
+    send = SendRequest.objects.filter(organization=alice.organization).first() or make_send(
+        alice.organization, sender=alice.phone, outcomes=["success", "failure"]
+    )
+    response = alice.client.get(f"/results/{send.pk}/", params)
+    assert response.status_code in (200, 400)
+
+
+def test_a_cancelled_reservation_reads_as_never_sent(alice):
+    scheduled = timezone.now() + dt.timedelta(hours=3)
+    send = make_send(
+        alice.organization, sender=alice.phone, outcomes=["cancelled"] * 3,
+        status="cancelled", scheduled_at=scheduled, points_refunded=27,
+    )  # fmt: skip
+    detail = alice.client.get(f"/results/{send.pk}/")
+    html = detail.content.decode()
+    assert "예약 취소로 발송되지 않음" in html and "실패 사유" not in html
+    assert "SKT" not in html  # no carrier: nothing went out
+    badges = re.findall(r'class="badge outcome-(\w+)"', html)
+    assert badges == ["cancelled"] * 3
+    row = alice.client.get("/results/").content.decode()
+    assert 'title="취소">취소 3<' in row and 'title="실패">실패 0<' in row
+    assert alice.client.get("/results/?outcome=failure").context["page"].rows == []
+
+
+def test_a_reservation_waits_for_its_time(alice):
+    scheduled = timezone.now() + dt.timedelta(hours=5)
+    send = make_send(
+        alice.organization, sender=alice.phone, outcomes=["waiting"] * 2,
+        status="reserved", scheduled_at=scheduled,
+    )  # fmt: skip
+    html = alice.client.get(f"/results/{send.pk}/").content.decode()
+    local = timezone.localtime(scheduled).strftime("%Y-%m-%d %H:%M")
+    assert f"예약 시간 {local}에 발송 예정" in html
+    deliveries = html.split('id="deliveries"')[1]
+    assert "통신사 응답 대기 중" not in deliveries and "발송중" not in deliveries
+    assert re.findall(r'class="badge outcome-(\w+)"', html) == ["waiting"] * 2
+    assert alice.client.get("/results/?outcome=sending").context["page"].rows == []
+    assert alice.client.get("/results/?outcome=waiting").context["page"].rows == [send]
+
+
+def test_a_failed_request_shows_its_reason_for_every_message(alice):
+    reason = "발신번호 인증이 만료되었습니다."
+    send = make_send(
+        alice.organization, sender=alice.phone, outcomes=["failure"] * 2,
+        status="failed", failure_reason=reason,
+    )  # fmt: skip
+    send.deliveries.update(result_code="REQUEST", result_message=reason, carrier="")
+    html = alice.client.get(f"/results/{send.pk}/").content.decode()
+    breakdown = html.split("실패 사유")[1].split("</table>")[0]
+    assert "REQUEST" in breakdown and reason in breakdown and ">2</a>" in breakdown
+    deliveries = html.split('id="deliveries"')[1]
+    assert deliveries.count(reason) == 2
+
+
+def test_the_failure_breakdown_lists_every_code_and_links_to_it(alice):
+    codes = ["2003", "2005", "3001", "3003", "3004", "3006", "3012", "3017", "3019", "E915"]
+    send = make_send(alice.organization, sender=alice.phone, outcomes=["failure"] * len(codes) * 2)
+    for delivery, code in zip(send.deliveries.order_by("id"), codes * 2, strict=True):
+        Delivery.objects.filter(pk=delivery.pk).update(result_code=code)
+    html = alice.client.get(f"/results/{send.pk}/").content.decode()
+    breakdown = html.split("실패 사유")[1].split("</table>")[0]
+    links = re.findall(r'href="\?outcome=failure&amp;result_code=(\w+)"', breakdown)
+    assert sorted(links) == sorted(codes)
+    listed = alice.client.get(f"/results/{send.pk}/?outcome=failure&result_code=E915")
+    assert {d.result_code for d in listed.context["page"].rows} == {"E915"}
+    assert len(listed.context["page"].rows) == 2

@@ -6,12 +6,10 @@ from decimal import Decimal
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 
 from ..exports import describe_filters
 from ..models import Channel, Delivery, Export, SenderProfile, SendRequest, Source, format_phone
-from ..result_codes import Explanation, explain
+from ..result_codes import REQUEST_FAILED, Explanation, explain
 from ..retention import WARNING_DAYS, deletion_day
 
 register = template.Library()
@@ -24,39 +22,34 @@ def thousands(value: int | None) -> str:
     return "" if value is None else f"{value:,}"
 
 
+# Always shown on a send's bar; the others only when some of its messages are in them.
+ALWAYS_SHOWN = ("success", "failure")
+
+
 @register.simple_tag
 def outcome_counts(send: SendRequest) -> str:
-    """A send's success / failure / sending: a proportional bar and the three numbers.
+    """A send's outcomes (success / failure, and sending / waiting / cancelled where there
+    are any): a proportional bar and the numbers.
 
     Built here rather than in a template: it is on every row of the list, and as an
     included template it was a quarter of the page's rendering time.
     """
-    counts = {
-        "success": send.success_count,
-        "failure": send.failure_count,
-        "sending": send.sending_count,
-    }
-    labels = {
-        "success": _("Success"),
-        "failure": _("Failure"),
-        "sending": pgettext("outcome", "Sending"),
-    }
+    counts = send.outcome_counts()
+    labels = {value: str(label) for value, label in Delivery.Status.choices}
     bar = ""
     if send.recipient_count:
-        shares = send.outcome_shares()
         bar = format_html_join(
             "", '<span class="seg {}" style="width: {}%"></span>',
-            ((outcome, f"{shares[outcome]:.2f}") for outcome in counts),
+            ((outcome, f"{100 * count / send.recipient_count:.2f}")
+             for outcome, count in counts.items() if count),
         )  # fmt: skip
-    shown = [o for o in counts if o != "sending" or counts[o]]  # "sending" only when some are
+    shown = [o for o, count in counts.items() if o in ALWAYS_SHOWN or count]
     numbers = format_html_join(
         "\n", '<span class="n {}{}" title="{}">{} {}</span>',
         ((outcome, " nonzero" if outcome == "failure" and counts[outcome] else "",
           labels[outcome], labels[outcome], thousands(counts[outcome])) for outcome in shown),
     )  # fmt: skip
-    summary = _("Success %(s)s, failure %(f)s, sending %(p)s") % {
-        "s": counts["success"], "f": counts["failure"], "p": counts["sending"]
-    }  # fmt: skip
+    summary = ", ".join(f"{labels[outcome]} {counts[outcome]:,}" for outcome in shown)
     return format_html(
         '<div class="outcomes"><div class="outcome-bar" role="img" aria-label="{}">{}</div>'
         '<div class="outcome-numbers">{}</div></div>',
@@ -77,6 +70,12 @@ def explanation(delivery: Delivery | dict[str, str]) -> Explanation | None:
     else:
         code, channel = delivery.result_code, delivery.final_channel
     return explain(code, channel) if code else None
+
+
+@register.filter
+def is_request_failure(code: str) -> bool:
+    """A failure of the whole request, whose reason is the result message, not a code's."""
+    return code == REQUEST_FAILED
 
 
 # Labels of a row's choices; get_FOO_display() rebuilds a dict of all the choices on each
@@ -127,11 +126,10 @@ def statement_options(export: Export) -> list[str]:
 
 
 @register.filter
-def deleted_soon(requested_at: dt.datetime) -> dict[str, object] | None:
-    """The day the purge deletes a send, when that is within the warning period; overdue
-    when the day has come and the daily purge has not run yet."""
+def deleted_soon(requested_at: dt.datetime) -> dt.date | None:
+    """The day the purge deletes a send, when that is within the warning period. (Sends
+    past their day are shown nowhere, even before the nightly purge has removed them.)"""
     day = deletion_day(requested_at)
-    today = timezone.localdate()
-    if day > today + dt.timedelta(days=WARNING_DAYS):
+    if day > timezone.localdate() + dt.timedelta(days=WARNING_DAYS):
         return None
-    return {"day": day, "overdue": day <= today}
+    return day

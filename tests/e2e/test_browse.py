@@ -140,7 +140,7 @@ def test_issue_a_statement_and_download_it(page: Page, live_server, tmp_path):
     row = page.locator("table.statements-table tbody tr").first
     expect(row).to_contain_text("완료", timeout=30_000)
     number = row.locator("td").first.inner_text()
-    assert re.fullmatch(r"ST-\d{4}-\d{2}-\d{6}", number)
+    assert re.fullmatch(r"ST-\d{4}-\d{2}-\d{4}", number)
     with page.expect_download() as download:
         row.get_by_role("link", name="PDF 다운로드").click()
     saved = tmp_path / "statement.pdf"

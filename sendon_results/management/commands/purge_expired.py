@@ -27,8 +27,8 @@ class Command(BaseCommand):
         verb = "Would delete" if dry_run else "Deleted"
         self.stdout.write(
             f"{verb} what was requested before {result.cutoff:%Y-%m-%d %H:%M %Z}: "
-            f"{result.sends:,} sends, {result.deliveries:,} deliveries, {result.files:,} files "
-            f"in {elapsed:.1f} s"
+            f"{result.sends:,} sends, {result.deliveries:,} deliveries, {result.files:,} files, "
+            f"{result.pending_results:,} results whose send never came in {elapsed:.1f} s"
             + (f" ({result.deliveries / elapsed:,.0f} deliveries/s)" if elapsed and not dry_run
                else "")
         )  # fmt: skip
