@@ -28,8 +28,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Count, F, Sum
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -233,10 +233,12 @@ def parse_send(data: Any) -> dict[str, Any]:
         raise _error(400, "", "The body must be a JSON object.")
     now = timezone.now()
     requested_at = check.moment(
-        data, "requested_at", "requested_at",
+        data,
+        "requested_at",
+        "requested_at",
         within=(now - dt.timedelta(days=settings.RETENTION_DAYS), now + CLOCK_SKEW),
         window="within the records kept, and not more than a day ahead of now",
-    )  # fmt: skip
+    )
     send: dict[str, Any] = {
         "external_id": check.text(data, "external_id", "external_id"),
         "requested_at": requested_at,
@@ -245,12 +247,15 @@ def parse_send(data: Any) -> dict[str, Any]:
         "title": check.text(data, "title", "title", required=False, max_length=200),
         "body": check.text(data, "body", "body", max_length=MAX_BODY),
         "scheduled_at": check.moment(
-            data, "scheduled_at", "scheduled_at", required=False,
+            data,
+            "scheduled_at",
+            "scheduled_at",
+            required=False,
             within=(requested_at, requested_at + LONGEST_RESERVATION) if requested_at else None,
             window="from requested_at to a year after it",
         ),
         "points_per_message": check.amount(data, "points_per_message", "points_per_message"),
-    }  # fmt: skip
+    }
     fallback = data.get("fallback", False)
     if not isinstance(fallback, bool):
         check.fail("fallback", "Must be true or false.")
@@ -386,6 +391,7 @@ def create_send(
     """The send and its deliveries, and any results that came first; returns (send,
     created, what became of the early results)."""
     digest = content_hash(send)
+    _take_turns(organization, [send["external_id"]])
     existing = SendRequest.objects.filter(
         organization=organization, external_id=send["external_id"]
     ).first()
@@ -477,12 +483,12 @@ def apply_results(organization: Organization, results: list[dict[str, Any]]) -> 
         for index, result in enumerate(results):
             by_send[result["send_external_id"]].append((index, result))
         # Locked in id order, so two batches touching the same sends cannot deadlock.
-        sends = {
-            send.external_id: send
-            for send in SendRequest.objects.select_for_update()
-            .filter(organization=organization, external_id__in=list(by_send))
-            .order_by("id")
-        }
+        sends = _locked_sends(organization, list(by_send))
+        if missing := [external_id for external_id in by_send if external_id not in sends]:
+            # Take turns with the recording of those sends, then look again: a send
+            # recorded meanwhile gets its results now, not as early results it has missed.
+            _take_turns(organization, missing)
+            sends.update(_locked_sends(organization, missing))
         early = [
             PendingResult(
                 organization=organization,
@@ -505,16 +511,42 @@ def apply_results(organization: Organization, results: list[dict[str, Any]]) -> 
     return summary
 
 
+def _locked_sends(organization: Organization, external_ids: list[str]) -> dict[str, SendRequest]:
+    return {
+        send.external_id: send
+        for send in SendRequest.objects.select_for_update()
+        .filter(organization=organization, external_id__in=external_ids)
+        .order_by("id")
+    }
+
+
+def _take_turns(organization: Organization, external_ids: list[str]) -> None:
+    """Hold, until the transaction ends, a lock per send id of the organization: recording
+    a send and keeping early results for it take turns, so a send never reads the waiting
+    results while another call is about to add one. PostgreSQL only: SQLite runs one
+    writing transaction at a time anyway."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for external_id in sorted(external_ids):  # one order for all: no deadlock
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                [organization.pk % 2**31, external_id],
+            )
+
+
 def _check_pending_room(organization: Organization, adding: int) -> None:
     """429 when an organization's results waiting for their sends would pass the limit:
     results for sends that never come must not pile up without end."""
-    waiting = PendingResult.objects.filter(organization=organization).count()
-    if waiting + adding > settings.PENDING_RESULT_LIMIT:
+    # Counted no further than the limit: a full count would read every waiting result.
+    limit = settings.PENDING_RESULT_LIMIT
+    waiting = PendingResult.objects.filter(organization=organization)[: limit + 1].count()
+    if waiting + adding > limit:
         raise ApiError(429, [{
             "field": "results",
             "message": (
-                f"{waiting:,} results are waiting for sends not recorded yet (at most "
-                f"{settings.PENDING_RESULT_LIMIT:,}). Record those sends first; results "
+                f"Too many results are waiting for sends not recorded yet (at most "
+                f"{limit:,}). Record those sends first; results "
                 f"wait {settings.PENDING_RESULT_DAYS} days for their send."
             ),
         }])  # fmt: skip
@@ -604,13 +636,13 @@ def _problem(
             },
             index,
         )
-    if result["completed_at"] < send.requested_at - CLOCK_SKEW:
+    if not send.requested_at - CLOCK_SKEW <= result["completed_at"] <= timezone.now() + CLOCK_SKEW:
         return (
             400,
             {
                 "field": f"{path}.completed_at",
-                "message": f"Must not be more than a day before the send's requested_at "
-                f"({_utc(send.requested_at)}).",
+                "message": "Must lie from a day before the send's requested_at "
+                f"({_utc(send.requested_at)}) to a day after now.",
             },
             index,
         )
@@ -677,8 +709,9 @@ def change_status(send: SendRequest, status: str, reason: str) -> SendRequest:
     """A reservation move or a request-level failure; 409 when it cannot happen now.
 
     Released now (sending_now), a reservation's waiting messages go to the carriers;
-    cancelled, they are never sent and refunded; a failed request's messages not yet
-    answered fail with its reason as their result, refunded too.
+    cancelled, they are never sent and refunded; a failed request's unsent messages (those
+    waiting, and those no carrier has answered for) fail with its reason as their result,
+    refunded too. Messages a carrier has taken wait for its answer.
     """
     with transaction.atomic():
         send = SendRequest.objects.select_for_update().get(pk=send.pk)
@@ -691,14 +724,16 @@ def change_status(send: SendRequest, status: str, reason: str) -> SendRequest:
                 "current_status": send.status,
             }])  # fmt: skip
         Outcome = Delivery.Status
+        waiting = send.deliveries.filter(status=Outcome.WAITING)
         if status == SendRequest.Status.SENDING_NOW:
-            _move_deliveries(send, [Outcome.WAITING], Outcome.SENDING)
+            _move_deliveries(send, waiting, Outcome.SENDING)
         elif status == SendRequest.Status.CANCELLED:
-            _move_deliveries(send, [Outcome.WAITING], Outcome.CANCELLED, refund=True)
+            _move_deliveries(send, waiting, Outcome.CANCELLED, refund=True)
         elif status == SendRequest.Status.FAILED:
+            unanswered = Q(status=Outcome.SENDING, carrier="", completed_at__isnull=True)
             _move_deliveries(
                 send,
-                [Outcome.WAITING, Outcome.SENDING],
+                send.deliveries.filter(Q(status=Outcome.WAITING) | unanswered),
                 Outcome.FAILURE,
                 refund=True,
                 result_code=REQUEST_FAILED,
@@ -713,14 +748,13 @@ def change_status(send: SendRequest, status: str, reason: str) -> SendRequest:
 
 def _move_deliveries(
     send: SendRequest,
-    sources: list[str],
+    moving: QuerySet[Delivery],
     target: str,
     *,
     refund: bool = False,
     **fields: Any,
 ) -> None:
-    """Move the send's deliveries in `sources` to `target`, and its counts with them."""
-    moving = send.deliveries.filter(status__in=sources)
+    """Move these deliveries of the send to `target`, and its counts with them."""
     if refund:
         owed = moving.aggregate(owed=Sum(F("points_charged") - F("points_refunded")))["owed"]
         send.points_refunded += owed or 0
@@ -747,13 +781,15 @@ def _api(view: Any) -> Any:
     @login_not_required
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
+            # Outside the call's transaction: the key's last use is written at once, not
+            # held locked while a long call runs.
+            organization = authenticate(request)
             with transaction.atomic():
-                organization = authenticate(request)
                 return view(request, organization, *args, **kwargs)
         except ApiError as error:
             return JsonResponse({"errors": error.errors}, status=error.status)
-        except DatabaseError:
-            logger.exception("API call failed in the database")
+        except (OperationalError, InterfaceError):
+            logger.exception("API call failed: the database cannot be reached")
             return _unexpected(503, "The database is not available. Nothing was stored; retry.")
         except Exception:
             logger.exception("API call failed")

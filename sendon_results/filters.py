@@ -37,7 +37,7 @@ PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 \-()]{1,22}$")
 PHONE_MAX_LENGTH = 30
 # A search box, not a bulk lookup: each number is one probe of the recipient index.
 RECIPIENTS_MAX = 20
-RESULT_CODE_MAX_LENGTH = 20  # Delivery.result_code's column
+RESULT_CODE_MAX_LENGTH = Delivery._meta.get_field("result_code").max_length
 RESULT_CODES_MAX = 50
 
 
@@ -439,6 +439,14 @@ class DeliveryFilter(PagedFilterSet):
         label=_("Result code"),
         item_max_length=RESULT_CODE_MAX_LENGTH,
         max_values=RESULT_CODES_MAX,
+    )
+    # With the code: carrier and KakaoTalk codes overlap, so a reason is a code and the
+    # channel the message finally went by.
+    final_channel = django_filters.MultipleChoiceFilter(
+        distinct=False,
+        label=_("Sent by"),
+        choices=Channel.choices,
+        widget=forms.MultipleHiddenInput,
     )
 
     class Meta:

@@ -289,18 +289,19 @@ class SendRequest(models.Model):
     def points_net(self) -> object:
         return self.points_charged - self.points_refunded
 
-    def failure_breakdown(self) -> list[dict[str, object]]:
-        """Every failure code of this send, by the channel it came back from, most common
-        first. All of them: the codes a carrier or KakaoTalk returns are a few dozen."""
+    def failure_breakdown(self, limit: int = 50) -> dict[str, object]:
+        """The failure codes of this send, by the channel they came back from, most common
+        first: every one of them (carriers and KakaoTalk return a few dozen), unless the
+        platform sent more than `limit` kinds; `others` counts the failures not listed."""
         if not self.failure_count:
-            return []
-        rows = (
+            return {"rows": [], "others": 0}
+        rows = list(
             self.deliveries.filter(status=Delivery.Status.FAILURE)
             .values("result_code", "final_channel")
             .annotate(count=models.Count("id"))
-            .order_by("-count", "result_code", "final_channel")
+            .order_by("-count", "result_code", "final_channel")[:limit]
         )
-        return list(rows)
+        return {"rows": rows, "others": self.failure_count - sum(row["count"] for row in rows)}
 
     def outcome_counts(self) -> dict[str, int]:
         """Recipients per outcome, in Delivery.Status order."""

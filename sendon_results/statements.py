@@ -96,7 +96,9 @@ def next_statement_number(organization: Organization, issued_at: dt.datetime) ->
     Call in the transaction that saves the number: it locks the organization's row, so
     two statements asked for at once take turns and never get the same number.
     """
-    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    # FOR NO KEY UPDATE: it does not wait for the key-share locks that recording sends and
+    # results take on the organization's row.
+    Organization.objects.select_for_update(no_key=True).filter(pk=organization.pk).first()
     prefix = f"ST-{timezone.localtime(issued_at):%Y-%m}-"
     taken = Export.objects.filter(
         organization=organization, kind=Export.Kind.STATEMENT, number__startswith=prefix

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test import Client
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -177,13 +177,18 @@ def test_sending_now_hands_waiting_messages_to_the_carriers(platform):
 
 
 def test_a_failed_request_gives_its_reason_to_every_unsent_message(alice, platform):
-    post(platform, "/api/v1/send-requests", new_send())
-    post(platform, "/api/v1/results",
-         {"results": [result("R-0", "success", "2026-11-20T10:00:05+09:00")]})  # fmt: skip
+    post(platform, "/api/v1/send-requests", new_send(recipients=4))
+    answered = [
+        result("R-0", "success", "2026-11-20T10:00:05+09:00"),
+        result("R-3", "sending", "2026-11-20T10:00:05+09:00", carrier="KT"),
+    ]
+    post(platform, "/api/v1/results", {"results": answered})
     reason = "발신번호 인증이 만료되었습니다."
-    failed = post(platform, "/api/v1/send-requests/S-1/status",
-                  {"status": "failed", "reason": reason})  # fmt: skip
-    assert counts(failed) == {"success": 1, "failure": 2}
+    failed = post(
+        platform, "/api/v1/send-requests/S-1/status", {"status": "failed", "reason": reason}
+    )
+    # R-3 is with a carrier: it waits for the carrier's answer, not the request's.
+    assert counts(failed) == {"success": 1, "failure": 2, "sending": 1}
     stopped = Delivery.objects.filter(status="failure")
     assert {(d.result_code, d.result_message, d.carrier) for d in stopped} == {
         ("REQUEST", reason, "")
@@ -299,6 +304,14 @@ def test_every_api_address_answers_json(platform, monkeypatch):
     response = post(platform, "/api/v1/send-requests", new_send())
     assert response.status_code == 500 and response.json()["errors"]
     assert not SendRequest.objects.exists() and not Delivery.objects.exists()
+
+    def violated(*args, **kwargs):
+        raise IntegrityError("a constraint, not an outage")
+
+    monkeypatch.setattr(api, "_send_json", violated)
+    response = post(platform, "/api/v1/send-requests", new_send())
+    assert response.status_code == 500 and "Retry-After" not in response
+    assert not SendRequest.objects.exists()
 
 
 MOMENTS = st.one_of(

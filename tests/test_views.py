@@ -252,7 +252,12 @@ def test_detail_counts_failures_by_reason(alice):
     html = alice.client.get(f"/results/{send.pk}/").content.decode()
     assert "실패 사유" in html
     breakdown = send.failure_breakdown()
-    assert [(row["result_code"], row["count"]) for row in breakdown] == [("3006", 2), ("3019", 1)]
+    assert [(row["result_code"], row["count"]) for row in breakdown["rows"]] == [
+        ("3006", 2),
+        ("3019", 1),
+    ]
+    assert send.failure_breakdown(limit=1)["others"] == 1
+    assert "그 밖의 코드" not in html
     assert "수신 거부" in html and "발신번호 미등록" in html
 
 
@@ -422,8 +427,23 @@ def test_the_failure_breakdown_lists_every_code_and_links_to_it(alice):
         Delivery.objects.filter(pk=delivery.pk).update(result_code=code)
     html = alice.client.get(f"/results/{send.pk}/").content.decode()
     breakdown = html.split("실패 사유")[1].split("</table>")[0]
-    links = re.findall(r'href="\?outcome=failure&amp;result_code=(\w+)"', breakdown)
+    links = re.findall(
+        r'href="\?outcome=failure&amp;result_code=(\w+)&amp;final_channel=sms"', breakdown
+    )
     assert sorted(links) == sorted(codes)
-    listed = alice.client.get(f"/results/{send.pk}/?outcome=failure&result_code=E915")
+    listed = alice.client.get(
+        f"/results/{send.pk}/?outcome=failure&result_code=E915&final_channel=sms"
+    )
     assert {d.result_code for d in listed.context["page"].rows} == {"E915"}
     assert len(listed.context["page"].rows) == 2
+    chip = listed.content.decode().split('class="active-filters"')[1].split("</ul>")[0]
+    assert (
+        "결과 코드: <strong>E915</strong>" in chip and "result_code" not in chip.split("href=")[1]
+    )
+    # A code that came back by another channel is another reason.
+    assert (
+        alice.client.get(f"/results/{send.pk}/?outcome=failure&result_code=E915&final_channel=lms")
+        .context["page"]
+        .rows
+        == []
+    )

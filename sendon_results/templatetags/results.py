@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from django import template
 from django.utils import timezone
@@ -104,13 +103,6 @@ def export_filters(export: Export) -> list[dict[str, str]]:
 @register.filter
 def get_item(mapping: dict[str, str], key: str) -> str:
     return mapping.get(key, key)
-
-
-@register.filter
-def points(value: str) -> str:
-    """A decimal string as printed on a statement: 1,234.5 → "1,234.50"; whole → "1,234"."""
-    amount = Decimal(value)
-    return f"{amount:,.0f}" if amount == amount.to_integral() else f"{amount:,.2f}"
 
 
 @register.filter
