@@ -48,7 +48,7 @@ from .models import (
 )
 from .pagination import Cursor, InvalidCursor, paginate
 from .result_codes import REQUEST_FAILED
-from .retention import cutoff
+from .retention import kept
 
 logger = logging.getLogger(__name__)
 
@@ -765,7 +765,7 @@ def _move_deliveries(
     moving.update(status=target, **fields)
 
 
-def _count_by_status(deliveries: Any) -> dict[str, int]:
+def _count_by_status(deliveries: QuerySet[Delivery]) -> dict[str, int]:
     rows = deliveries.order_by().values_list("status").annotate(n=Count("id"))
     return dict(rows)
 
@@ -848,9 +848,8 @@ def _get_send(organization: Organization, external_id: str) -> SendRequest:
     """The organization's send, 404 when it has none (or only an expired one, which the
     list no longer shows either)."""
     send = (
-        SendRequest.objects.select_related("sender")
+        kept(SendRequest.objects.select_related("sender"))
         .filter(organization=organization, external_id=external_id)
-        .requested_between(cutoff(timezone.now()), None)
         .first()
         if "\x00" not in external_id  # no id holds one, and PostgreSQL refuses to look
         else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -420,11 +421,9 @@ def _delivery_for(
 
 def _tally(send: SendRequest, deliveries: list[Delivery]) -> None:
     send.recipient_count = len(deliveries)
-    send.success_count = sum(d.status == Delivery.Status.SUCCESS for d in deliveries)
-    send.failure_count = sum(d.status == Delivery.Status.FAILURE for d in deliveries)
-    send.sending_count = sum(d.status == Delivery.Status.SENDING for d in deliveries)
-    send.waiting_count = sum(d.status == Delivery.Status.WAITING for d in deliveries)
-    send.cancelled_count = sum(d.status == Delivery.Status.CANCELLED for d in deliveries)
+    counted = Counter(d.status for d in deliveries)
+    for outcome in Delivery.Status.values:
+        setattr(send, f"{outcome}_count", counted[outcome])
     send.points_charged = sum((d.points_charged for d in deliveries), Decimal(0))
     send.points_refunded = sum((d.points_refunded for d in deliveries), Decimal(0))
 

@@ -27,7 +27,7 @@ from .models import (
     format_phone,
 )
 from .pagination import LAST_PAGE, Cursor, InvalidCursor
-from .retention import cutoff, korea_day_start, oldest_kept_day
+from .retention import kept, korea_day_start, oldest_kept_day
 
 QUERY_MAX_LENGTH = 100
 # Dates outside this range are typing mistakes, and beyond them date arithmetic overflows.
@@ -329,7 +329,7 @@ class SendRequestFilter(PagedFilterSet):
         # API, exports when they run) shows the same sends: none from before the cutoff.
         # The clock of this run: an export asked yesterday and run today leaves out what
         # expired overnight, as the purge will delete it.
-        queryset = queryset.requested_between(cutoff(timezone.now()), None)
+        queryset = kept(queryset)
         super().__init__(data, queryset, request=request, prefix=prefix)
         self.filters["sender"].queryset = SenderProfile.objects.filter(
             organization=self.organization

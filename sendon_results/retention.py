@@ -63,6 +63,12 @@ def cutoff(now: dt.datetime) -> dt.datetime:
     return korea_day_start(today - dt.timedelta(days=settings.RETENTION_DAYS))
 
 
+def kept(sends: QuerySet[SendRequest]) -> QuerySet[SendRequest]:
+    """Only the sends still kept: one requested before the cutoff is expired, and is shown
+    nowhere (list, detail, API, exports) even before the nightly purge removes it."""
+    return sends.requested_between(cutoff(timezone.now()), None)
+
+
 def deletion_day(requested_at: dt.datetime) -> dt.date:
     """The day (Korea time) from which the purge deletes a send."""
     return timezone.localdate(requested_at) + dt.timedelta(days=settings.RETENTION_DAYS + 1)

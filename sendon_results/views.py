@@ -44,12 +44,8 @@ logger = logging.getLogger(__name__)
 
 
 def _get_send_for_user(request: HttpRequest, pk: int) -> SendRequest:
-    # An expired send (past the retention window, waiting for the nightly purge) is gone
-    # here as it is from the list.
     send = get_object_or_404(
-        SendRequest.objects.select_related("sender", "organization").requested_between(
-            retention.cutoff(timezone.now()), None
-        ),
+        retention.kept(SendRequest.objects.select_related("sender", "organization")),
         pk=pk,
         organization__in=request.organizations,
     )
@@ -138,8 +134,8 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _expiring_soon(organization: Organization) -> dict[str, object] | None:
     """How many sends the purge deletes within WARNING_DAYS, to offer their export."""
     until = retention.soon_deleted_until(timezone.localdate())
-    soon = SendRequest.objects.for_org(organization).requested_between(
-        retention.cutoff(timezone.now()), retention.korea_day_start(until + dt.timedelta(days=1))
+    soon = retention.kept(SendRequest.objects.for_org(organization)).requested_between(
+        None, retention.korea_day_start(until + dt.timedelta(days=1))
     )
     count, capped = _bounded_count(soon)
     if not count:
