@@ -241,7 +241,8 @@ class IdChoiceField(forms.ModelMultipleChoiceField):
 
     def clean(self, value: Any) -> Any:
         for item in value or []:
-            if not str(item).isdigit() or int(item) >= 2**63:
+            # ASCII digits only: isdigit() also takes "²", which int() refuses.
+            if not (str(item).isascii() and str(item).isdigit()) or int(item) >= 2**63:
                 raise forms.ValidationError(
                     self.error_messages["invalid_pk_value"],
                     code="invalid_pk_value",

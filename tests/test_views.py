@@ -270,6 +270,7 @@ def test_foreign_cursors_and_huge_ids_are_a_clear_answer(alice):
     response = alice.client.get(f"/results/{send.pk}/", {"cursor": list_cursor})
     assert response.status_code == 400 and "이 페이지 링크는" in response.content.decode()
     assert alice.client.get("/results/", {"cursor": detail_cursor}).status_code == 400
+    assert alice.client.get("/results/?sender=%C2%B2").status_code == 400  # "²" is no id
     assert alice.client.get("/results/?sender=99999999999999999999999").status_code == 400
     assert alice.client.get("/results/99999999999999999999999/").status_code == 404
     assert alice.client.get("/exports/99999999999999999999999/download/").status_code == 404
