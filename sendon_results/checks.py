@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.checks import Error, register
 
-from .statements import FONT_DIR, FONTS
+from .statements.fonts import FONT_DIR, FONTS
 
 
 @register()

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from .dates import day_start
 from .models import Delivery, Export, Organization, PendingResult, PurgeLock, PurgeLog, SendRequest
 
 logger = logging.getLogger(__name__)
@@ -41,11 +42,6 @@ class PurgeAlreadyRunning(Exception):
     pass
 
 
-def korea_day_start(day: dt.date) -> dt.datetime:
-    """Midnight at the start of `day` in the console's time zone (Korea time)."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
 def trusted_now() -> dt.datetime:
     """The earlier of this machine's clock and the database's: a clock that jumps ahead
     alone cannot widen the window."""
@@ -60,7 +56,7 @@ def trusted_now() -> dt.datetime:
 def cutoff(now: dt.datetime) -> dt.datetime:
     """Sends requested before this instant are expired at `now`."""
     today = timezone.localdate(now)
-    return korea_day_start(today - dt.timedelta(days=settings.RETENTION_DAYS))
+    return day_start(today - dt.timedelta(days=settings.RETENTION_DAYS))
 
 
 def kept(sends: QuerySet[SendRequest]) -> QuerySet[SendRequest]:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from kombu.exceptions import OperationalError
 
-from . import exports, retention
+from . import jobs, retention
 from .models import Export
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 )
 def run_export(self: Task, export_id: int) -> None:
     """Build and publish one export's file; failures are recorded on the job."""
-    exports.run_export(export_id, worker=self.request.hostname or "")
+    jobs.run_export(export_id, worker=self.request.hostname or "")
 
 
 def requeue_orphans(worker: str) -> int:

@@ -4,7 +4,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
-from . import api, views
+from . import views
+from .accounts import views as accounts
+from .api import views as api
+from .exports import views as exports
+from .results import views as results
+from .statements import views as statements
 
 
 class IdConverter:
@@ -22,21 +27,21 @@ class IdConverter:
 register_converter(IdConverter, "id")
 
 urlpatterns = [
-    path("", views.index, name="index"),
+    path("", results.index, name="index"),
     path("healthz", views.healthz, name="healthz"),
-    path("results/", views.results, name="results"),
-    path("results/<id:pk>/", views.result_detail, name="result_detail"),
-    path("exports/", views.export_list, name="export_list"),
-    path("exports/new/", views.export_create, name="export_create"),
-    path("exports/<id:pk>/row/", views.export_row, name="export_row"),
-    path("exports/<id:pk>/notice/", views.export_notice, name="export_notice"),
-    path("exports/<id:pk>/download/", views.export_download, name="export_download"),
-    path("exports/<id:pk>/retry/", views.export_retry, name="export_retry"),
-    path("statements/", views.statement_list, name="statement_list"),
-    path("statements/verify/", views.statement_verify_form, name="statement_verify_form"),
-    path("statements/verify/<str:code>/", views.statement_verify, name="statement_verify"),
-    path("settings/api-keys/", views.api_keys, name="api_keys"),
-    path("settings/api-keys/<id:pk>/revoke/", views.api_key_revoke, name="api_key_revoke"),
+    path("results/", results.results, name="results"),
+    path("results/<id:pk>/", results.result_detail, name="result_detail"),
+    path("exports/", exports.export_list, name="export_list"),
+    path("exports/new/", exports.export_create, name="export_create"),
+    path("exports/<id:pk>/row/", exports.export_row, name="export_row"),
+    path("exports/<id:pk>/notice/", exports.export_notice, name="export_notice"),
+    path("exports/<id:pk>/download/", exports.export_download, name="export_download"),
+    path("exports/<id:pk>/retry/", exports.export_retry, name="export_retry"),
+    path("statements/", statements.statement_list, name="statement_list"),
+    path("statements/verify/", statements.statement_verify_form, name="statement_verify_form"),
+    path("statements/verify/<str:code>/", statements.statement_verify, name="statement_verify"),
+    path("settings/api-keys/", accounts.api_keys, name="api_keys"),
+    path("settings/api-keys/<id:pk>/revoke/", accounts.api_key_revoke, name="api_key_revoke"),
     path("api/v1/openapi.json", api.openapi, name="api_openapi"),
     path("api/v1/send-requests", api.send_requests, name="api_send_requests"),
     path(
@@ -51,8 +56,8 @@ urlpatterns = [
     ),
     path("api/v1/results", api.results, name="api_results"),
     path("api/<path:path>", api.not_found),
-    path("organizations/switch/", views.switch_organization, name="switch_organization"),
-    path("language/", views.switch_language, name="set_language"),
+    path("organizations/switch/", accounts.switch_organization, name="switch_organization"),
+    path("language/", accounts.switch_language, name="set_language"),
     path(
         "login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

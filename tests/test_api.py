@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from sendon_results import api, retention
+from sendon_results import retention
+from sendon_results.api import views as api_views
+from sendon_results.api.keys import create_key
 from sendon_results.models import ApiKey, Delivery, PendingResult, SendRequest
 
 # The dates below lie in a fixed week: the API refuses moments far from now.
@@ -28,7 +30,7 @@ def _in_that_week():
 @pytest.fixture
 def platform(alice):
     """A client of the sending platform, with alice's organization's key."""
-    _, secret = api.create_key(organization=alice.organization, name="platform", user=alice.user)
+    _, secret = create_key(organization=alice.organization, name="platform", user=alice.user)
     client = Client(headers={"Authorization": f"Bearer {secret}"})
     client.secret = secret
     return client
@@ -300,7 +302,7 @@ def test_every_api_address_answers_json(platform, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug after the send was written")
 
-    monkeypatch.setattr(api, "_send_json", broken)
+    monkeypatch.setattr(api_views, "_send_json", broken)
     response = post(platform, "/api/v1/send-requests", new_send())
     assert response.status_code == 500 and response.json()["errors"]
     assert not SendRequest.objects.exists() and not Delivery.objects.exists()
@@ -308,7 +310,7 @@ def test_every_api_address_answers_json(platform, monkeypatch):
     def violated(*args, **kwargs):
         raise IntegrityError("a constraint, not an outage")
 
-    monkeypatch.setattr(api, "_send_json", violated)
+    monkeypatch.setattr(api_views, "_send_json", violated)
     response = post(platform, "/api/v1/send-requests", new_send())
     assert response.status_code == 500 and "Retry-After" not in response
     assert not SendRequest.objects.exists()
@@ -426,7 +428,7 @@ def test_a_batch_with_an_unknown_recipient_stores_nothing(platform):
 
 
 def test_another_organizations_send_is_404(platform, bob):
-    _, secret = api.create_key(organization=bob.organization, name="b", user=bob.user)
+    _, secret = create_key(organization=bob.organization, name="b", user=bob.user)
     other = Client(headers={"Authorization": f"Bearer {secret}"})
     post(platform, "/api/v1/send-requests", new_send())
     assert other.get("/api/v1/send-requests/S-1").status_code == 404
@@ -471,7 +473,7 @@ def test_openapi_document(client):
 def test_overlapping_batches_from_threads_keep_counts_right(alice):
     if connection.vendor != "postgresql":
         pytest.skip("row locks: runs in the PostgreSQL pass of .ci/run")
-    _, secret = api.create_key(organization=alice.organization, name="p", user=alice.user)
+    _, secret = create_key(organization=alice.organization, name="p", user=alice.user)
     client = Client(headers={"Authorization": f"Bearer {secret}"})
     post(client, "/api/v1/send-requests", new_send(recipients=200))
     outcomes = ["success", "failure"]

@@ -8,7 +8,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
-from sendon_results import api
+from sendon_results.api.keys import create_key
 from sendon_results.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
@@ -27,7 +27,7 @@ def _keep_the_test_connection():
 
 @pytest.fixture
 def key(alice) -> str:
-    return api.create_key(organization=alice.organization, name="fuzz", user=alice.user)[1]
+    return create_key(organization=alice.organization, name="fuzz", user=alice.user)[1]
 
 
 @pytest.mark.django_db

@@ -15,7 +15,8 @@ from django.utils import timezone, translation
 from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 
-from sendon_results import exports, tasks
+from sendon_results import jobs, tasks
+from sendon_results.exports import build, rows, writers
 from sendon_results.models import Delivery, Export, SendRequest
 from sendon_results.result_codes import REQUEST_FAILED_EXPLANATION
 from tests.factories import make_send
@@ -161,7 +162,7 @@ def test_empty_filter_gives_headers_and_says_zero_rows(
 def test_over_the_sheet_limit_the_export_goes_on_in_a_second_sheet(
     alice, history, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(exports, "XLSX_MAX_DATA_ROWS", 4)
+    monkeypatch.setattr(writers, "XLSX_MAX_DATA_ROWS", 4)
     book = workbook(ask(alice, capture=django_capture_on_commit_callbacks))
     assert book.sheetnames == ["발송결과", "발송결과 (2)"]
     assert [book[name].max_row - 1 for name in book.sheetnames] == [4, 2]
@@ -211,14 +212,14 @@ def test_a_double_click_starts_one_job(alice, history, django_capture_on_commit_
 def test_a_task_that_fails_halfway_leaves_a_failed_job_and_no_file(
     alice, history, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(exports, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(writers, "PROGRESS_EVERY", 2)
 
     def broken_progress(written: int) -> None:
         raise OSError(28, "No space left on device")
 
-    real_write = exports.write_xlsx
+    real_write = writers.write_xlsx
     monkeypatch.setattr(
-        exports, "write_xlsx",
+        build, "write_xlsx",
         lambda path, rows, **kw: real_write(path, rows, **{**kw, "on_progress": broken_progress}),
     )  # fmt: skip
     export = ask(alice, capture=django_capture_on_commit_callbacks)
@@ -231,7 +232,7 @@ def test_a_task_that_fails_halfway_leaves_a_failed_job_and_no_file(
     assert "디스크 공간이 부족" in page and "다시 시도" in page
     assert alice.client.get(f"/exports/{export.pk}/download/").status_code == 302
 
-    monkeypatch.setattr(exports, "write_xlsx", real_write)
+    monkeypatch.setattr(build, "write_xlsx", real_write)
     with django_capture_on_commit_callbacks(execute=True):
         alice.client.post(f"/exports/{export.pk}/retry/")
     export.refresh_from_db()
@@ -245,7 +246,7 @@ def test_a_redelivered_job_starts_over(
     Export.objects.filter(pk=export.pk).update(state=Export.State.RUNNING, progress=40)
     temp = Path(settings.MEDIA_ROOT) / "tmp" / f"export-{export.pk}-dead.part"
     temp.write_bytes(b"half a file")
-    exports.run_export(export.pk)
+    jobs.run_export(export.pk)
     export.refresh_from_db()
     assert export.state == Export.State.DONE and not temp.exists()
 
@@ -264,16 +265,21 @@ def test_a_restarted_worker_takes_up_the_jobs_it_held_when_it_died(
     assert others.state == Export.State.RUNNING  # its worker is alive, or will say so
 
 
-def test_a_stuck_job_is_marked_failed(alice, history, settings, django_capture_on_commit_callbacks):
+def test_a_stuck_job_is_marked_failed_by_the_sweep_not_by_a_page_view(
+    alice, history, settings, django_capture_on_commit_callbacks
+):
     export = ask(alice, capture=django_capture_on_commit_callbacks)
     Export.objects.filter(pk=export.pk).update(
         state=Export.State.RUNNING,
         started_at=timezone.now() - dt.timedelta(seconds=settings.EXPORT_TIME_LIMIT + 601),
     )
-    page = alice.client.get("/exports/").content.decode()
+    alice.client.get("/exports/")
+    export.refresh_from_db()
+    assert export.state == Export.State.RUNNING  # a GET writes nothing
+    assert tasks.fail_stuck_exports.delay().get() == 1  # beat's sweep, every ten minutes
     export.refresh_from_db()
     assert export.state == Export.State.FAILED
-    assert "허용된 시간을 넘겨" in page
+    assert "허용된 시간을 넘겨" in alice.client.get("/exports/").content.decode()
 
 
 def test_an_expired_file_says_so(alice, history, django_capture_on_commit_callbacks):
@@ -356,8 +362,8 @@ def test_postgresql_copy_writes_the_same_csv_as_python(alice, history, tmp_path,
     export = Export(organization=alice.organization, created_by=alice.user, kind=kind,
                     filters={}, expires_at=timezone.now())  # fmt: skip
     with translation.override("ko"):
-        exports.write_csv(tmp_path / "python.csv", exports.export_rows(export))
-        count = exports.copy_csv(tmp_path / "copy.csv", exports.export_rows(export))
+        writers.write_csv(tmp_path / "python.csv", rows.export_rows(export))
+        count = writers.copy_csv(tmp_path / "copy.csv", rows.export_rows(export))
     python = list(csv.reader((tmp_path / "python.csv").open(encoding="utf-8-sig", newline="")))
     copied = list(csv.reader((tmp_path / "copy.csv").open(encoding="utf-8-sig", newline="")))
     assert count == len(copied) - 1 > 6
@@ -372,7 +378,7 @@ def test_postgresql_copy_writes_the_same_csv_as_python(alice, history, tmp_path,
 
 
 def waiting_export(account) -> Export:
-    """A job of all sends as Excel, not started yet (run it with exports.run_export)."""
+    """A job of all sends as Excel, not started yet (run it with jobs.run_export)."""
     return Export.objects.create(
         organization=account.organization, created_by=account.user, kind="sends",
         file_format="xlsx", filters={}, expires_at=timezone.now() + dt.timedelta(days=7),
@@ -381,15 +387,15 @@ def waiting_export(account) -> Export:
 
 def test_a_job_failed_while_running_is_never_published(alice, history, monkeypatch):
     export = waiting_export(alice)
-    real_write = exports.write_xlsx
+    real_write = writers.write_xlsx
 
     def marked_failed_meanwhile(path, rows, **kwargs):
         written = real_write(path, rows, **kwargs)
         Export.objects.filter(pk=export.pk).update(state=Export.State.FAILED, error="time limit")
         return written
 
-    monkeypatch.setattr(exports, "write_xlsx", marked_failed_meanwhile)
-    exports.run_export(export.pk)
+    monkeypatch.setattr(build, "write_xlsx", marked_failed_meanwhile)
+    jobs.run_export(export.pk)
     export.refresh_from_db()
     assert export.state == Export.State.FAILED and not export.file
 
@@ -398,15 +404,15 @@ def test_a_run_overtaken_by_a_redelivery_neither_publishes_nor_fails_the_job(
     alice, history, monkeypatch
 ):
     export = waiting_export(alice)
-    real_write = exports.write_xlsx
+    real_write = writers.write_xlsx
 
     def claimed_again_meanwhile(path, rows, **kwargs):
         written = real_write(path, rows, **kwargs)
         Export.objects.filter(pk=export.pk).update(attempt="a-later-run")
         return written
 
-    monkeypatch.setattr(exports, "write_xlsx", claimed_again_meanwhile)
-    exports.run_export(export.pk)
+    monkeypatch.setattr(build, "write_xlsx", claimed_again_meanwhile)
+    jobs.run_export(export.pk)
     export.refresh_from_db()
     assert export.state == Export.State.RUNNING and export.attempt == "a-later-run"
     assert not export.file
@@ -415,8 +421,8 @@ def test_a_run_overtaken_by_a_redelivery_neither_publishes_nor_fails_the_job(
         Export.objects.filter(pk=export.pk).update(attempt="yet-another-run")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(exports, "write_xlsx", disk_full)
-    exports.run_export(export.pk)
+    monkeypatch.setattr(build, "write_xlsx", disk_full)
+    jobs.run_export(export.pk)
     export.refresh_from_db()
     assert export.state == Export.State.RUNNING and not export.error  # the later run decides
 
@@ -426,8 +432,8 @@ def test_two_clicks_on_try_again_run_the_job_once(
 ):
     export = ask(alice, capture=django_capture_on_commit_callbacks)
     Export.objects.filter(pk=export.pk).update(state=Export.State.FAILED)
-    assert exports.reset_for_retry(export) is True
-    assert exports.reset_for_retry(export) is False
+    assert jobs.reset_for_retry(export) is True
+    assert jobs.reset_for_retry(export) is False
 
 
 def test_an_unreachable_queue_fails_the_job_not_the_page(
@@ -548,7 +554,7 @@ def test_a_repeated_recipient_means_any_of_the_numbers_in_both_layouts(
     same = ask(alice, "recipient=010-5555-6666, 01011112222&recipient=01011112222",
                kind="deliveries", capture=django_capture_on_commit_callbacks)  # fmt: skip
     assert same.row_count == same.total_rows == 2
-    described = exports.describe_filters(recipients)
+    described = recipients.description
     assert {"수신번호": "010-1111-2222, 010-5555-6666"}.items() <= {
         item["label"]: item["value"] for item in described
     }.items()

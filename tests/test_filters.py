@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.test import Client
 
-from sendon_results import api
-from sendon_results.filters import normalize_phone
+from sendon_results.api.keys import create_key
+from sendon_results.phones import normalize_phone
 from tests.factories import make_send
 
 KST = ZoneInfo("Asia/Seoul")
@@ -189,7 +189,7 @@ def test_every_recipient_number_is_checked(alice, sends, query, message):
 
 
 def test_the_api_list_takes_repeated_recipients_the_same_way(alice, sends):
-    _, secret = api.create_key(organization=alice.organization, name="platform", user=alice.user)
+    _, secret = create_key(organization=alice.organization, name="platform", user=alice.user)
     platform = Client(headers={"Authorization": f"Bearer {secret}"})
     response = platform.get("/api/v1/send-requests?recipient=010-3333-4444&recipient=01055556666")
     assert response.status_code == 200, response.content

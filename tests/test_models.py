@@ -12,8 +12,8 @@ from sendon_results.models import (
     Delivery,
     Export,
     SendRequest,
-    format_phone,
 )
+from sendon_results.phones import format_phone
 from sendon_results.retention import purge_expired
 from tests.factories import SendRequestFactory, make_send
 

@@ -15,7 +15,8 @@ from django.test import Client
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from sendon_results import api, exports, retention
+from sendon_results import jobs, retention
+from sendon_results.api.keys import create_key
 from sendon_results.models import Delivery, Export, PurgeLock, PurgeLog, SendRequest
 from tests.factories import make_send
 
@@ -225,7 +226,7 @@ def test_sends_past_their_day_are_shown_nowhere(alice, django_capture_on_commit_
             assert response.status_code == 400, query
             assert "365일 동안만 보관됩니다. 2025-11-28 이후" in response.content.decode()
 
-        _, secret = api.create_key(organization=alice.organization, name="p", user=alice.user)
+        _, secret = create_key(organization=alice.organization, name="p", user=alice.user)
         platform = Client(headers={"Authorization": f"Bearer {secret}"})
         answer = platform.get("/api/v1/send-requests").json()
         assert [send["external_id"] for send in answer["results"]] == ["recent", "last-day"]
@@ -258,7 +259,7 @@ def test_an_export_that_runs_after_midnight_leaves_out_what_expired_meanwhile(
         export = Export.objects.get()
         assert export.filters == {"requested_from": ["2025-11-27"]}
     with at(MIDNIGHT + dt.timedelta(minutes=1)):
-        exports.run_export(export.pk)
+        jobs.run_export(export.pk)
     export.refresh_from_db()
     assert export.state == "done" and export.row_count == 1, export.error
     with export.file.open("rb") as file:

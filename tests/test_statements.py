@@ -15,8 +15,9 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
-from sendon_results import exports, statements
+from sendon_results import jobs
 from sendon_results.models import Delivery, Export
+from sendon_results.statements import codes, figures, render
 from tests.factories import (
     MembershipFactory,
     SenderProfileFactory,
@@ -96,15 +97,15 @@ def test_totals_on_the_pdf_equal_the_database(
     )
     db = period.aggregate(
         messages=Count("id"),
-        **{outcome: Count("id", filter=Q(status=outcome)) for outcome in statements.OUTCOMES},
+        **{outcome: Count("id", filter=Q(status=outcome)) for outcome in figures.OUTCOMES},
         charged=Sum("points_charged"), refunded=Sum("points_refunded"),
     )  # fmt: skip
     assert db["messages"] == 15 and db["waiting"] == 2 and db["cancelled"] == 3
     # Messages, then one column per outcome in Delivery.Status order, then points.
-    assert statements.OUTCOMES == ("success", "failure", "sending", "waiting", "cancelled")
+    assert figures.OUTCOMES == ("success", "failure", "sending", "waiting", "cancelled")
     total_line = next(line for line in text.splitlines() if line.strip().startswith("합계"))
     assert total_line.split()[1:] == [
-        str(db["messages"]), *(str(db[outcome]) for outcome in statements.OUTCOMES),
+        str(db["messages"]), *(str(db[outcome]) for outcome in figures.OUTCOMES),
         "135.50", "63.00", "72.50",
     ]  # fmt: skip
     assert db["charged"] == Decimal("135.50") and db["refunded"] == Decimal("63")
@@ -153,7 +154,7 @@ def test_verification_shows_the_figures_and_nothing_else(
     alice, october, client, django_capture_on_commit_callbacks
 ):
     export = issue(alice, django_capture_on_commit_callbacks)
-    code = statements.format_code(export.verification_code)
+    code = codes.format_code(export.verification_code)
     page = client.get(f"/statements/verify/{code}/")  # not signed in
     assert page.status_code == 200
     html = page.content.decode()
@@ -175,9 +176,9 @@ def test_the_fingerprint_changes_with_any_figure(
     alice, october, django_capture_on_commit_callbacks
 ):
     export = issue(alice, django_capture_on_commit_callbacks)
-    assert statements.fingerprint(export.figures) == export.fingerprint
+    assert figures.fingerprint(export.figures) == export.fingerprint
     changed = {**export.figures, "total": {**export.figures["total"], "net": "54.51"}}
-    assert statements.fingerprint(changed) != export.fingerprint
+    assert figures.fingerprint(changed) != export.fingerprint
 
 
 def test_verification_is_rate_limited(db, client, settings):
@@ -268,7 +269,7 @@ def test_a_failed_render_ends_failed_without_a_file(
     def broken(*args, **kwargs):
         raise RuntimeError("renderer crashed")
 
-    monkeypatch.setattr(statements, "HTML", broken)
+    monkeypatch.setattr(render, "HTML", broken)
     data = {"period_from": "2026-10-01", "period_to": "2026-10-31"}
     with django_capture_on_commit_callbacks(execute=True):
         alice.client.post("/statements/", data)
@@ -351,7 +352,7 @@ def test_points_print_with_two_decimals_and_their_unit(
     assert lms.split()[-3:] == ["8,890.77", "8,890.77", "0.00"]
     header = next(line for line in lines if "차감 포인트" in line)
     assert "환급 포인트" in header and "실차감 포인트" in header
-    code = statements.format_code(export.verification_code)
+    code = codes.format_code(export.verification_code)
     html = client.get(f"/statements/verify/{code}/").content.decode()
     assert "18,730.77" in html and "8,890.77" in html and "9,840.00" in html
     assert "차감 포인트" in html
@@ -397,9 +398,9 @@ def test_the_requester_is_printed_by_name(alice, tmp_path, django_capture_on_com
 
 def test_a_name_is_written_as_its_language_writes_it(db):
     user = UserFactory(username="jdoe", first_name="Jane", last_name="Doe")
-    assert statements.person_name(user) == "Jane Doe"
-    assert statements.person_name(UserFactory(first_name="서연", last_name="이")) == "이서연"
-    assert statements.person_name(UserFactory(username="hanbit")) == "hanbit"
+    assert figures.person_name(user) == "Jane Doe"
+    assert figures.person_name(UserFactory(first_name="서연", last_name="이")) == "이서연"
+    assert figures.person_name(UserFactory(username="hanbit")) == "hanbit"
 
 
 # Verification: scope, the form, codes as typed.
@@ -428,7 +429,7 @@ def test_a_code_can_be_typed_into_a_form(
     export = issue(alice, django_capture_on_commit_callbacks)
     page = client.get("/statements/verify/")
     assert page.status_code == 200 and 'name="code"' in page.content.decode()
-    printed = statements.format_code(export.verification_code)
+    printed = codes.format_code(export.verification_code)
     response = client.get("/statements/verify/", {"code": f" {printed.lower()} "})
     assert response.status_code == 302
     assert response["Location"] == f"/statements/verify/{printed}/"
@@ -465,7 +466,7 @@ def test_statements_are_numbered_per_organization_and_month(
 ):
     first = issue(alice, django_capture_on_commit_callbacks)
     # An Excel export in between takes no statement number.
-    exports.request_export(user=alice.user, organization=alice.organization, kind="sends",
+    jobs.request_export(user=alice.user, organization=alice.organization, kind="sends",
                            file_format="xlsx", filters={})  # fmt: skip
     second = issue(alice, django_capture_on_commit_callbacks, period_from="2026-10-02")
     theirs = issue(bob, django_capture_on_commit_callbacks)
@@ -485,7 +486,7 @@ def test_a_retried_statement_keeps_its_number(
         raise RuntimeError("renderer crashed")
 
     with monkeypatch.context() as patched:
-        patched.setattr(statements, "HTML", broken)
+        patched.setattr(render, "HTML", broken)
         with django_capture_on_commit_callbacks(execute=True):
             alice.client.post(
                 "/statements/", {"period_from": "2026-10-01", "period_to": "2026-10-31"}
@@ -506,7 +507,7 @@ def test_numbers_of_the_older_form_are_followed_not_repeated(alice):
                           kind="statement", file_format="pdf", filters={},
                           number="ST-2026-11-000004", expires_at=NOW)  # fmt: skip
     with transaction.atomic():
-        assert statements.next_statement_number(alice.organization, NOW) == "ST-2026-11-0005"
+        assert codes.next_statement_number(alice.organization, NOW) == "ST-2026-11-0005"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -521,7 +522,7 @@ def test_two_statements_asked_at_once_get_consecutive_numbers(alice):
 
     def ask(user, name: str) -> None:
         try:
-            export, _ = exports.request_export(user=user, organization=alice.organization,
+            export, _ = jobs.request_export(user=user, organization=alice.organization,
                                                kind="statement", file_format="pdf",
                                                filters=filters)  # fmt: skip
             numbers[name] = export.number
@@ -531,7 +532,7 @@ def test_two_statements_asked_at_once_get_consecutive_numbers(alice):
             connection.close()
 
     with transaction.atomic():
-        first, _ = exports.request_export(user=alice.user, organization=alice.organization,
+        first, _ = jobs.request_export(user=alice.user, organization=alice.organization,
                                           kind="statement", file_format="pdf",
                                           filters=filters)  # fmt: skip
         other = threading.Thread(target=ask, args=(carol, "carol"))

@@ -78,10 +78,23 @@ def test_a_member_of_two_organizations_switches_between_them(alice, bob):
     assert response.status_code == 302
     html = alice.client.get("/results/").content.decode()
     assert "밥 조직" in html and "앨리스 조직" not in html
-    # Following a link to a send of the other organization switches back to it.
+    # A link to a send of the other organization offers the switch; only a POST makes it.
     alice.client.post("/organizations/switch/", {"organization": alice.organization.pk})
-    assert alice.client.get(f"/results/{theirs.pk}/").status_code == 200
-    assert "밥 조직" in alice.client.get("/results/").content.decode()
+    response = alice.client.get(f"/results/{theirs.pk}/")
+    assert response.status_code == 200 and "밥 조직" not in response.content.decode()
+    assert "앨리스 조직" in alice.client.get("/results/").content.decode()  # nothing switched
+    response = alice.client.post(
+        "/organizations/switch/",
+        {"organization": bob.organization.pk, "next": f"/results/{theirs.pk}/"},
+    )
+    assert response.status_code == 302 and response["Location"] == f"/results/{theirs.pk}/"
+    assert "밥 조직" in alice.client.get(f"/results/{theirs.pk}/").content.decode()
+    # The next page after switching stays on this site.
+    response = alice.client.post(
+        "/organizations/switch/",
+        {"organization": alice.organization.pk, "next": "https://evil.example/"},
+    )
+    assert response["Location"] == "/results/"
 
 
 def test_switching_to_an_organization_one_is_not_in_is_404(alice, bob):
@@ -171,7 +184,7 @@ def test_empty_results_say_so_and_how_to_widen(alice):
 
 
 def test_count_is_bounded(alice, settings, monkeypatch):
-    monkeypatch.setattr("sendon_results.views.COUNT_LIMIT", 3)
+    monkeypatch.setattr("sendon_results.results.views.COUNT_LIMIT", 3)
     for _ in range(5):
         SendRequestFactory(organization=alice.organization, sender=alice.phone)
     html = alice.client.get("/results/").content.decode()
@@ -297,7 +310,7 @@ def test_a_database_outage_is_a_friendly_503(alice, monkeypatch):
     def down(self, request):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("sendon_results.middleware.OrganizationMiddleware.__call__", down)
+    monkeypatch.setattr("sendon_results.accounts.middleware.OrganizationMiddleware.__call__", down)
     alice.client.raise_request_exception = False
     response = alice.client.get("/results/")
     assert response.status_code == 503 and response["Retry-After"] == "30"
@@ -308,7 +321,9 @@ def test_other_errors_stay_a_plain_500(alice, monkeypatch):
     def broken(self, request):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("sendon_results.middleware.OrganizationMiddleware.__call__", broken)
+    monkeypatch.setattr(
+        "sendon_results.accounts.middleware.OrganizationMiddleware.__call__", broken
+    )
     alice.client.raise_request_exception = False
     response = alice.client.get("/results/")
     assert response.status_code == 500 and "데이터베이스" not in response.content.decode()

@@ -6,8 +6,8 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from ..exports import describe_filters
-from ..models import Channel, Delivery, Export, SenderProfile, SendRequest, Source, format_phone
+from ..models import Channel, Delivery, Export, SenderProfile, SendRequest, Source
+from ..phones import format_phone
 from ..result_codes import REQUEST_FAILED, Explanation, explain
 from ..retention import WARNING_DAYS, deletion_day
 
@@ -92,12 +92,6 @@ def status_label(value: str) -> str:
 @register.filter
 def source_label(value: str) -> str:
     return str(Source(value).label)
-
-
-@register.filter
-def export_filters(export: Export) -> list[dict[str, str]]:
-    """The filters an export was made with, described as the list page shows them."""
-    return describe_filters(export)
 
 
 @register.filter

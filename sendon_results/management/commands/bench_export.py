@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ...demo import DEMO_ORGANIZATIONS, ensure_demo_accounts, seed_history
-from ...exports import run_export
+from ...jobs import run_export
 from ...models import Export, Membership, Organization, SendRequest
 
 LIBREOFFICE_CSV = "csv:Text - txt - csv (StarCalc):44,34,76,1"

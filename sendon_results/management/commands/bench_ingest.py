@@ -21,7 +21,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Sum
 
-from ...api import create_key
+from ...api.keys import create_key
 from ...demo import DEMO_ORGANIZATIONS, ensure_demo_accounts
 from ...models import Membership, Organization, SendRequest
 

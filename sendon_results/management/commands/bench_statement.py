@@ -19,9 +19,9 @@ from django.db import connection
 from django.utils import translation
 
 from ...demo import DEMO_ORGANIZATIONS
-from ...exports import request_export, run_export
+from ...jobs import request_export, run_export
 from ...models import Export, Membership, Organization
-from ...statements import warm_fonts
+from ...statements.render import warm_fonts
 
 
 class Command(BaseCommand):

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import json
 import logging
-import re
-import secrets
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -35,9 +32,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
-from .filters import SendRequestFilter, normalize_phone
-from .models import (
-    ApiKey,
+from ..models import (
     Channel,
     Delivery,
     Organization,
@@ -46,9 +41,13 @@ from .models import (
     SendRequest,
     Source,
 )
-from .pagination import Cursor, InvalidCursor, paginate
-from .result_codes import REQUEST_FAILED
-from .retention import kept
+from ..pagination import Cursor, InvalidCursor, paginate
+from ..phones import STORED, normalize_phone
+from ..result_codes import REQUEST_FAILED
+from ..results.filters import SendRequestFilter
+from ..retention import kept
+from .errors import ApiError, error
+from .keys import authenticate
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +55,6 @@ MAX_RECIPIENTS = 10_000
 MAX_RESULTS = 10_000
 MAX_BODY = 4_000  # characters: more than any LMS/MMS or KakaoTalk message holds
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
-PHONE = re.compile(r"^(0\d{8,10}|1[568]\d{6})$")  # 010…, 02…, 031…, 1588-xxxx
 FINAL = {Delivery.Status.SUCCESS, Delivery.Status.FAILURE}
 # A result tells what a carrier did; waiting and cancelled (never sent) come only from the
 # send's status moves.
@@ -75,48 +73,6 @@ TRANSITIONS = {
 PAGE_SIZE = 100
 CHANNELS = list(Channel.values)
 DELIVERY_PAGE_SIZE = 1_000
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, errors: list[dict[str, str]]) -> None:
-        super().__init__(errors)
-        self.status = status
-        self.errors = errors
-
-
-def _error(status: int, field: str, message: str) -> ApiError:
-    return ApiError(status, [{"field": field, "message": message}])
-
-
-# Keys -----------------------------------------------------------------------------------
-
-
-def create_key(*, organization: Organization, name: str, user: Any) -> tuple[ApiKey, str]:
-    """A new key; the returned secret is shown once and never stored."""
-    prefix = secrets.token_hex(4)
-    secret = secrets.token_urlsafe(32)
-    key = ApiKey.objects.create(
-        organization=organization, name=name, prefix=prefix, created_by=user,
-        secret_hash=hashlib.sha256(secret.encode()).hexdigest(),
-    )  # fmt: skip
-    return key, f"sr_{prefix}_{secret}"
-
-
-def authenticate(request: HttpRequest) -> Organization:
-    header = request.headers.get("Authorization", "")
-    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != "sr":
-        raise _error(401, "Authorization", "Send an API key as 'Authorization: Bearer sr_…'.")
-    key = ApiKey.objects.active().select_related("organization").filter(prefix=parts[1]).first()
-    digest = hashlib.sha256(parts[2].encode()).hexdigest()
-    # Compared in constant time, and compared even when no key matched the prefix.
-    if not hmac.compare_digest(digest, key.secret_hash if key else "0" * 64) or key is None:
-        raise _error(401, "Authorization", "The API key is unknown or revoked.")
-    now = timezone.now()
-    if not key.last_used_at or now - key.last_used_at > dt.timedelta(minutes=1):
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-    return key.organization
 
 
 # Validation ------------------------------------------------------------------------------
@@ -206,7 +162,7 @@ class Checker:
     def phone(self, data: dict[str, Any], name: str, path: str) -> str:
         value = self.text(data, name, path, max_length=30)
         digits = normalize_phone(value) if value else ""
-        if value and not PHONE.match(digits):
+        if value and not STORED.match(digits):
             self.fail(path, "Must be a Korean phone number, e.g. 010-1234-5678.")
         return digits
 
@@ -230,7 +186,7 @@ def _utc(moment: dt.datetime) -> str:
 def parse_send(data: Any) -> dict[str, Any]:
     check = Checker()
     if not isinstance(data, dict):
-        raise _error(400, "", "The body must be a JSON object.")
+        raise error(400, "", "The body must be a JSON object.")
     now = timezone.now()
     requested_at = check.moment(
         data,
@@ -311,9 +267,9 @@ def parse_results(data: Any) -> list[dict[str, Any]]:
     check = Checker()
     items = data.get("results") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
-        raise _error(400, "results", "Must be a non-empty list.")
+        raise error(400, "results", "Must be a non-empty list.")
     if len(items) > MAX_RESULTS:
-        raise _error(400, "results", f"At most {MAX_RESULTS:,} per call (got {len(items):,}).")
+        raise error(400, "results", f"At most {MAX_RESULTS:,} per call (got {len(items):,}).")
     results = []
     now = timezone.now()
     # The send's own requested_at bounds it more tightly when the result is applied.
@@ -807,15 +763,15 @@ def _unexpected(status: int, message: str) -> JsonResponse:
 
 def _body(request: HttpRequest) -> Any:
     if request.content_type != "application/json":
-        raise _error(415, "Content-Type", "Send JSON with 'Content-Type: application/json'.")
+        raise error(415, "Content-Type", "Send JSON with 'Content-Type: application/json'.")
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise _error(413, "", "The request is too large.") from None
+        raise error(413, "", "The request is too large.") from None
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise _error(400, "", f"Malformed JSON: {error}") from None
+    except (ValueError, UnicodeDecodeError) as problem:
+        raise error(400, "", f"Malformed JSON: {problem}") from None
 
 
 def _send_json(send: SendRequest) -> dict[str, Any]:
@@ -855,7 +811,7 @@ def _get_send(organization: Organization, external_id: str) -> SendRequest:
         else None
     )
     if send is None:
-        raise _error(404, "external_id", "No send with this external_id.")
+        raise error(404, "external_id", "No send with this external_id.")
     return send
 
 
@@ -868,7 +824,7 @@ def send_requests(request: HttpRequest, organization: Organization) -> HttpRespo
             {**_send_json(send), "early_results": early}, status=201 if created else 200
         )
     if request.method != "GET":
-        raise _error(405, "", "Use GET or POST.")
+        raise error(405, "", "Use GET or POST.")
     filterset = SendRequestFilter(
         request.GET,
         queryset=SendRequest.objects.for_org(organization).select_related("sender"),
@@ -893,7 +849,7 @@ def send_request_detail(
     request: HttpRequest, organization: Organization, external_id: str
 ) -> HttpResponse:
     if request.method != "GET":
-        raise _error(405, "", "Use GET.")
+        raise error(405, "", "Use GET.")
     send = _get_send(organization, external_id)
     token = request.GET.get("cursor", "")
     try:
@@ -901,7 +857,7 @@ def send_request_detail(
         page = paginate(send.deliveries.all(), key=("id",), descending=False, cursor=cursor,
                         size=DELIVERY_PAGE_SIZE)  # fmt: skip
     except InvalidCursor:
-        raise _error(400, "cursor", "Not a cursor this API gave out.") from None
+        raise error(400, "cursor", "Not a cursor this API gave out.") from None
     return JsonResponse({
         **_send_json(send),
         "deliveries": [
@@ -923,7 +879,7 @@ def send_request_status(
     request: HttpRequest, organization: Organization, external_id: str
 ) -> HttpResponse:
     if request.method != "POST":
-        raise _error(405, "", "Use POST.")
+        raise error(405, "", "Use POST.")
     data = _body(request)
     check = Checker()
     body = data if isinstance(data, dict) else {}
@@ -939,7 +895,7 @@ def send_request_status(
 @_api
 def results(request: HttpRequest, organization: Organization) -> HttpResponse:
     if request.method != "POST":
-        raise _error(405, "", "Use POST.")
+        raise error(405, "", "Use POST.")
     return JsonResponse(apply_results(organization, parse_results(_body(request))))
 
 

@@ -5,30 +5,11 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Channel, Export, Organization, SenderProfile
-from .statements import format_code, normalize_code
-
-
-class ExportRequestForm(forms.Form):
-    """Asks for an export of the list as it is filtered now (its query string)."""
-
-    kind = forms.ChoiceField(
-        label=_("Layout"),
-        choices=[(k.value, k.label) for k in (Export.Kind.SENDS, Export.Kind.DELIVERIES)],
-    )
-    file_format = forms.ChoiceField(
-        label=_("Format"),
-        choices=[(f.value, f.label) for f in (Export.Format.XLSX, Export.Format.CSV)],
-    )
-    split = forms.ChoiceField(label=_("Sheets"), choices=Export.Split.choices, required=False)
-    query = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
-
-    def clean_query(self) -> QueryDict:
-        return QueryDict(self.cleaned_data["query"])
+from ..models import Channel, Organization, SenderProfile
+from .codes import format_code, normalize_code
 
 
 class StatementForm(forms.Form):
@@ -114,7 +95,3 @@ def last_month(today: dt.date) -> tuple[dt.date, dt.date]:
     """The calendar month before today's: the usual statement for accounting."""
     end = today.replace(day=1) - dt.timedelta(days=1)
     return end.replace(day=1), end
-
-
-class ApiKeyForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("e.g. the sending server"))

@@ -1,89 +1,43 @@
-"""The results list's and detail page's GET parameters: the only code that knows their names."""
+"""The results list's and detail page's GET parameters: the only code that knows their
+names. The list, the exports (which save the list's parameters and apply them again when
+they run), the expiring banner and the API all filter sends through SendRequestFilter."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 import django_filters
 from django import forms
 from django.conf import settings
-from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import (
-    Channel,
-    Delivery,
-    Organization,
-    SenderProfile,
-    SendRequest,
-    Source,
-    format_phone,
+from ..dates import day_start
+from ..models import Channel, Delivery, Organization, SenderProfile, SendRequest, Source
+from ..phones import TYPED_MAX_LENGTH, format_phone, is_typed_phone, normalize_phone
+from ..retention import kept, oldest_kept_day
+from .fields import (
+    ManyValuesField,
+    ManyValuesFilter,
+    ManyValuesInput,
+    PagedFilterForm,
+    PagedFilterSet,
+    SenderFilter,
 )
-from .pagination import LAST_PAGE, Cursor, InvalidCursor
-from .retention import kept, korea_day_start, oldest_kept_day
 
 QUERY_MAX_LENGTH = 100
 # Dates outside this range are typing mistakes, and beyond them date arithmetic overflows.
 EARLIEST_DATE = dt.date(2000, 1, 1)
 LATEST_DATE = dt.date(2099, 12, 31)
-PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 \-()]{1,22}$")
-PHONE_MAX_LENGTH = 30
 # A search box, not a bulk lookup: each number is one probe of the recipient index.
 RECIPIENTS_MAX = 20
 RESULT_CODE_MAX_LENGTH = Delivery._meta.get_field("result_code").max_length
 RESULT_CODES_MAX = 50
-
-
-def normalize_phone(text: str) -> str:
-    """010-1234-5678, 010 1234 5678, +82 10-1234-5678 → 01012345678."""
-    digits = re.sub(r"\D", "", text)
-    if text.strip().startswith("+82"):
-        digits = "0" + digits[2:]
-    return digits
-
-
-class PagedFilterForm(forms.Form):
-    key_length = 1  # how many values a position of this list has
-
-    cursor = forms.CharField(
-        label=_("Page"), required=False, max_length=1000, widget=forms.HiddenInput
-    )
-
-    def clean_cursor(self) -> Cursor | None:
-        token = self.cleaned_data["cursor"]
-        if not token:
-            return None
-        try:
-            cursor = Cursor.decode(token)
-            if cursor != LAST_PAGE and len(cursor.position) != self.key_length:  # another list
-                raise InvalidCursor(token)
-            return cursor
-        except InvalidCursor:
-            raise forms.ValidationError(
-                _("This page link is not valid any more. Start again from the first page."),
-                code="invalid_cursor",
-            ) from None
-
-
-class PagedFilterSet(django_filters.FilterSet):
-    """A FilterSet whose form also carries the page position, which filters nothing."""
-
-    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        for name, value in self.form.cleaned_data.items():
-            if name in self.filters:
-                queryset = self.filters[name].filter(queryset, value)
-        return queryset
-
-    @property
-    def cursor(self) -> Cursor | None:
-        return self.form.cleaned_data.get("cursor")
 
 
 class ResultsFilterForm(PagedFilterForm):
@@ -128,94 +82,10 @@ def _date_field_checks(value: dt.date | None) -> None:
 
 
 def _recipient_check(value: str) -> None:
-    if value and (not PHONE_PATTERN.match(value) or not 3 <= len(normalize_phone(value)) <= 15):
+    if value and not is_typed_phone(value):
         raise forms.ValidationError(
             _("Enter a phone number, with or without dashes (e.g. 010-1234-5678).")
         )
-
-
-class ManyValuesInput(forms.TextInput):
-    """One text box for a parameter that may repeat (`?recipient=A&recipient=B`): it reads
-    every value, and shows the chosen ones again joined by commas, which it reads back."""
-
-    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[str]:
-        if hasattr(data, "getlist"):
-            return list(data.getlist(name))
-        value = data.get(name)
-        return list(value) if isinstance(value, list | tuple) else [] if value is None else [value]
-
-    def format_value(self, value: Any) -> str | None:
-        if isinstance(value, list | tuple):
-            return ", ".join(str(item) for item in value) or None
-        return super().format_value(value)
-
-
-class ManyValuesField(forms.Field):
-    """Any number of short text values, from repeated parameters or one comma-separated
-    box: each value is checked on its own (length, no NUL, `item_validators`), and so is
-    their number. Cleaned, a list of the distinct values as typed, in order."""
-
-    widget = ManyValuesInput
-    hidden_widget = forms.MultipleHiddenInput  # one hidden input a value, for as_hidden
-    default_error_messages = {
-        "too_many": _("Enter at most %(limit)s values."),
-    }
-
-    def __init__(
-        self,
-        *,
-        item_max_length: int,
-        max_values: int,
-        item_validators: Iterable[Callable[[str], None]] = (),
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault("required", False)
-        super().__init__(**kwargs)
-        self.max_values = max_values
-        # NUL first: PostgreSQL refuses it in text, and no other check should see it.
-        self.item_validators = [
-            ProhibitNullCharactersValidator(),
-            MaxLengthValidator(item_max_length),
-            *item_validators,
-        ]
-
-    def to_python(self, value: Any) -> list[str]:
-        if value in self.empty_values:
-            return []
-        raw = value if isinstance(value, list | tuple) else [value]
-        # A dict keeps the order and drops repeats in linear time, however many are sent.
-        items = (item.strip() for text in raw for item in str(text).split(","))
-        return list(dict.fromkeys(item for item in items if item))
-
-    def validate(self, value: list[str]) -> None:
-        super().validate(value)
-        if len(value) > self.max_values:
-            raise forms.ValidationError(
-                self.error_messages["too_many"], code="too_many", params={"limit": self.max_values}
-            )
-
-    def run_validators(self, value: list[str]) -> None:
-        super().run_validators(value)
-        errors: list[forms.ValidationError] = []
-        for item in value:
-            for validator in self.item_validators:
-                try:
-                    validator(item)
-                except forms.ValidationError as error:
-                    errors.append(error)
-                    break  # one message a value is enough
-        if errors:
-            raise forms.ValidationError(errors)
-
-
-class ManyValuesFilter(django_filters.Filter):
-    """Matches any of the values (`field_name__in`, or the filter's `method`)."""
-
-    field_class = ManyValuesField
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("lookup_expr", "in")
-        super().__init__(*args, **kwargs)
 
 
 def recipient_filter() -> ManyValuesFilter:
@@ -223,7 +93,7 @@ def recipient_filter() -> ManyValuesFilter:
     return ManyValuesFilter(
         label=_("Recipient number"),
         method="filter_recipient",
-        item_max_length=PHONE_MAX_LENGTH,
+        item_max_length=TYPED_MAX_LENGTH,
         max_values=RECIPIENTS_MAX,
         item_validators=[_recipient_check],
         widget=ManyValuesInput(attrs={"type": "search", "inputmode": "tel"}),
@@ -235,30 +105,10 @@ def recipient_numbers(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(digits for value in values if (digits := normalize_phone(value))))
 
 
-class IdChoiceField(forms.ModelMultipleChoiceField):
-    """Refuses ids no database column could hold before they reach a query (SQLite would
-    raise OverflowError on them)."""
-
-    def clean(self, value: Any) -> Any:
-        for item in value or []:
-            # ASCII digits only: isdigit() also takes "²", which int() refuses.
-            if not (str(item).isascii() and str(item).isdigit()) or int(item) >= 2**63:
-                raise forms.ValidationError(
-                    self.error_messages["invalid_pk_value"],
-                    code="invalid_pk_value",
-                    params={"pk": item},
-                )
-        return super().clean(value)
-
-
-class SenderFilter(django_filters.ModelMultipleChoiceFilter):
-    field_class = IdChoiceField
-
-
 class SendRequestFilter(PagedFilterSet):
-    """The results list's filter, over one organization's sends (`organization`, or the
-    request's). Whatever the parameters, it shows only sends still kept: those older than
-    the retention window are expired and only wait for the nightly purge."""
+    """The results list's filter, over one organization's sends. Whatever the parameters,
+    it shows only sends still kept: those older than the retention window are expired and
+    only wait for the nightly purge."""
 
     # distinct=False throughout: no filter joins, so rows never repeat, and DISTINCT would
     # make PostgreSQL sort every matching send before it could return the first page.
@@ -316,14 +166,12 @@ class SendRequestFilter(PagedFilterSet):
 
     def __init__(
         self,
-        data: Any = None,
+        data: Mapping[str, Any] | None = None,
         queryset: QuerySet[SendRequest] | None = None,
         *,
-        request: HttpRequest | None = None,
-        organization: Organization | None = None,
-        prefix: str | None = None,
+        organization: Organization,
     ) -> None:
-        self.organization = organization or getattr(request, "organization", None)
+        self.organization = organization
         if queryset is None:
             queryset = SendRequest.objects.for_org(self.organization)
         # The one retention rule, here so that every reader of the list (the page, the
@@ -331,7 +179,7 @@ class SendRequestFilter(PagedFilterSet):
         # The clock of this run: an export asked yesterday and run today leaves out what
         # expired overnight, as the purge will delete it.
         queryset = kept(queryset)
-        super().__init__(data, queryset, request=request, prefix=prefix)
+        super().__init__(data, queryset)
         self.filters["sender"].queryset = SenderProfile.objects.filter(
             organization=self.organization
         )
@@ -344,13 +192,13 @@ class SendRequestFilter(PagedFilterSet):
     def filter_requested_from(
         self, queryset: QuerySet[SendRequest], name: str, value: dt.date
     ) -> QuerySet[SendRequest]:
-        return queryset.requested_between(korea_day_start(value), None)
+        return queryset.requested_between(day_start(value), None)
 
     def filter_requested_to(
         self, queryset: QuerySet[SendRequest], name: str, value: dt.date
     ) -> QuerySet[SendRequest]:
         # Inclusive: everything before the next day's midnight.
-        return queryset.requested_between(None, korea_day_start(value + dt.timedelta(days=1)))
+        return queryset.requested_between(None, day_start(value + dt.timedelta(days=1)))
 
     def filter_body(
         self, queryset: QuerySet[SendRequest], name: str, value: str
@@ -377,6 +225,35 @@ class SendRequestFilter(PagedFilterSet):
     @property
     def oldest_first(self) -> bool:
         return self.form.cleaned_data.get("order") == "oldest"
+
+    @classmethod
+    def saved(cls, query: QueryDict) -> dict[str, list[str]]:
+        """The list's parameters as an export saves them, {name: [values]}: no page
+        position, no empty values."""
+        return {
+            name: [value for value in values if value]
+            for name, values in query.lists()
+            if name != "cursor" and any(values)
+        }
+
+    @classmethod
+    def from_saved(
+        cls, saved: dict[str, list[str]], *, organization: Organization
+    ) -> SendRequestFilter:
+        """The filter of saved parameters, as it applies now. The window moves on while a
+        job waits: a saved filter that began inside it stays the same filter (the sends
+        that expired meanwhile are still left out)."""
+        data = QueryDict(mutable=True)
+        for name, values in saved.items():
+            data.setlist(name, values)
+        filterset = cls(data, organization=organization)
+        filterset.form.within_window = False
+        return filterset
+
+    @classmethod
+    def query(cls, *, requested_to: dt.date) -> str:
+        """The list's query string for these filters (only those a link needs so far)."""
+        return urlencode({"requested_to": requested_to.isoformat()})
 
     def active_filters(self) -> list[dict[str, str]]:
         """Each filter in use: its label, its value as shown, and the link that drops it."""

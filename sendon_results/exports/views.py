@@ -1,0 +1,126 @@
+"""The exports page: asking for a file of the list, following its progress, downloading it."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from .. import jobs, tasks
+from ..accounts.decorators import organization_required
+from ..models import Export
+from ..results.filters import SendRequestFilter
+from .forms import ExportRequestForm
+
+NOTICE_KEY = "export_notice"
+EXPORTS_SHOWN = 50
+CONTENT_TYPES = {
+    Export.Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    Export.Format.CSV: "text/csv; charset=utf-8",
+    Export.Format.PDF: "application/pdf",
+}
+
+
+def export_notice_for(request: HttpRequest) -> Export | None:
+    """The export this member started from the list, to say when it is ready (once)."""
+    pk = request.session.get(NOTICE_KEY)
+    if pk is None:
+        return None
+    export = Export.objects.for_member(request.user, request.organization).filter(pk=pk).first()
+    if export is None or not export.is_active:
+        request.session.pop(NOTICE_KEY, None)
+    return export
+
+
+def _get_export_for_user(request: HttpRequest, pk: int) -> Export:
+    return get_object_or_404(Export.objects.for_member(request.user, request.organization), pk=pk)
+
+
+@organization_required
+def export_list(request: HttpRequest) -> HttpResponse:
+    jobs_shown = list(
+        Export.objects.for_member(request.user, request.organization)
+        .exclude(kind=Export.Kind.STATEMENT)
+        .order_by("-created_at", "-id")[:EXPORTS_SHOWN]
+    )
+    for export in jobs_shown:
+        if export.filters and not export.description:  # asked for before descriptions were kept
+            saved = SendRequestFilter.from_saved(export.filters, organization=request.organization)
+            export.description = saved.active_filters()
+    return render(request, "exports/list.html", {"exports": jobs_shown, "now": timezone.now()})
+
+
+@organization_required
+def export_row(request: HttpRequest, pk: int) -> HttpResponse:
+    export = _get_export_for_user(request, pk)
+    return render(request, "exports/list.html#row", {"export": export, "now": timezone.now()})
+
+
+@organization_required
+def export_notice(request: HttpRequest, pk: int) -> HttpResponse:
+    export = _get_export_for_user(request, pk)
+    if not export.is_active:
+        request.session.pop(NOTICE_KEY, None)  # said once; the exports page keeps it
+    return render(request, "results/list.html#export_notice", {"export_notice": export})
+
+
+@require_POST
+@organization_required
+def export_create(request: HttpRequest) -> HttpResponse:
+    form = ExportRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request,
+            _("The export could not be started: %(errors)s") % {"errors": form.errors.as_text()},
+        )
+        return redirect("results")
+    query = form.cleaned_data["query"]
+    check = SendRequestFilter(query, organization=request.organization)
+    if not check.is_valid():
+        messages.error(request, _("Correct the filters first: the export uses them as they are."))
+        return redirect(f"{reverse('results')}?{query.urlencode()}")
+    export, created = jobs.request_export(
+        user=request.user,
+        organization=request.organization,
+        kind=form.cleaned_data["kind"],
+        file_format=form.cleaned_data["file_format"],
+        split=form.cleaned_data["split"],
+        filters=SendRequestFilter.saved(query),
+        description=[
+            {"label": item["label"], "value": item["value"]} for item in check.active_filters()
+        ],
+    )
+    if created:
+        tasks.queue_export_on_commit(export.pk)
+    request.session[NOTICE_KEY] = export.pk
+    return redirect(f"{reverse('results')}?{query.urlencode()}")
+
+
+@require_POST
+@organization_required
+def export_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    export = _get_export_for_user(request, pk)
+    if export.state == Export.State.FAILED and jobs.reset_for_retry(export):
+        tasks.queue_export_on_commit(export.pk)
+        messages.info(request, _("Trying the export again."))
+    return redirect("export_list")
+
+
+@organization_required
+def export_download(request: HttpRequest, pk: int) -> HttpResponse:
+    export = _get_export_for_user(request, pk)
+    if export.is_expired() or (export.state == Export.State.DONE and not export.file):
+        return render(request, "exports/expired.html", {"export": export}, status=410)
+    if export.state != Export.State.DONE:
+        messages.info(request, _("That file is not ready yet."))
+        return redirect("export_list")
+    return FileResponse(
+        export.file.open("rb"),
+        as_attachment=True,
+        filename=export.file_name,
+        content_type=CONTENT_TYPES[export.file_format],
+    )

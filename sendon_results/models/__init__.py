@@ -1,0 +1,34 @@
+"""The models, a module per concern; all of them importable from here."""
+
+from .accounts import Membership, Organization
+from .ingest import ApiKey, PendingResult
+from .jobs import Export
+from .retention import PurgeLock, PurgeLog
+from .sends import (
+    EARLIEST_MOMENT,
+    LATEST_MOMENT,
+    STATUS_HELP,
+    Channel,
+    Delivery,
+    SenderProfile,
+    SendRequest,
+    Source,
+)
+
+__all__ = [
+    "EARLIEST_MOMENT",
+    "LATEST_MOMENT",
+    "STATUS_HELP",
+    "ApiKey",
+    "Channel",
+    "Delivery",
+    "Export",
+    "Membership",
+    "Organization",
+    "PendingResult",
+    "PurgeLock",
+    "PurgeLog",
+    "SendRequest",
+    "SenderProfile",
+    "Source",
+]

@@ -1,0 +1,139 @@
+"""The results list and a send's detail page."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+
+from .. import retention
+from ..accounts.decorators import organization_required
+from ..exports.forms import ExportRequestForm
+from ..exports.views import export_notice_for
+from ..models import Organization, SendRequest
+from ..pagination import paginate
+from .filters import DeliveryFilter, SendRequestFilter, period_presets
+
+# Counting stops here: the page says "1,000+" instead of paying for an exact COUNT(*).
+COUNT_LIMIT = 1_000
+
+
+def _get_send_for_user(request: HttpRequest, pk: int) -> SendRequest:
+    """A send of one of the user's organizations (404 otherwise); the caller checks it is
+    the organization they work in."""
+    send = (
+        retention.kept(SendRequest.objects.select_related("sender", "organization"))
+        .filter(pk=pk, organization__in=request.organizations)
+        .first()
+    )
+    if send is None:
+        raise Http404("no such send")
+    return send
+
+
+def _bounded_count(queryset: QuerySet[SendRequest]) -> tuple[int, bool]:
+    count = queryset[: COUNT_LIMIT + 1].count()
+    return min(count, COUNT_LIMIT), count > COUNT_LIMIT
+
+
+def _render_page_or_fragment(
+    request: HttpRequest, template: str, fragment: str, context: dict[str, object], status: int
+) -> HttpResponse:
+    """The whole page, or for htmx's swaps only the named partial of it.
+
+    htmx restoring history after a cache miss asks for the whole page again.
+    """
+    partial = request.headers.get("HX-Request") and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+    response = render(
+        request, f"{template}#{fragment}" if partial else template, context, status=status
+    )
+    # The same URL answers a page or a fragment: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    return redirect("results")
+
+
+@organization_required
+def results(request: HttpRequest) -> HttpResponse:
+    organization = request.organization
+    filterset = SendRequestFilter(
+        request.GET,
+        queryset=SendRequest.objects.for_org(organization).select_related("sender"),
+        organization=organization,
+    )
+    context: dict[str, object] = {
+        "filter": filterset,
+        "period_presets": period_presets(timezone.localdate()),
+        "retention_days": settings.RETENTION_DAYS,
+        "export_form": ExportRequestForm(initial={"query": _query_without_cursor(request)}),
+        # Callables, which the template calls only where it renders them: the notice and the
+        # banner stand outside the htmx fragment, so filter changes do not query for them.
+        "export_notice": partial(export_notice_for, request),
+        "expiring": partial(_expiring_soon, organization),
+    }
+    status = 200
+    if filterset.is_valid():
+        queryset = filterset.qs
+        context["page"] = paginate(
+            queryset,
+            key=("requested_at", "id"),
+            descending=not filterset.oldest_first,
+            cursor=filterset.cursor,
+        )
+        context["count"], context["count_capped"] = _bounded_count(queryset)
+    else:
+        status = 400
+    return _render_page_or_fragment(request, "results/list.html", "results", context, status)
+
+
+@organization_required
+def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    send = _get_send_for_user(request, pk)
+    if send.organization != request.organization:
+        # A link to a send of another of the user's organizations: switching is theirs to
+        # choose (with a POST), never a side effect of following a link.
+        context = {"organization": send.organization, "next": request.get_full_path()}
+        return render(request, "accounts/switch.html", context)
+    filterset = DeliveryFilter(request.GET, queryset=send.deliveries.all())
+    context: dict[str, object] = {"send": send, "filter": filterset}
+    status = 200
+    if filterset.is_valid():
+        context["page"] = paginate(
+            filterset.qs, key=("id",), descending=False, cursor=filterset.cursor
+        )
+    else:
+        status = 400
+    return _render_page_or_fragment(request, "results/detail.html", "deliveries", context, status)
+
+
+def _expiring_soon(organization: Organization) -> dict[str, object] | None:
+    """How many sends the purge deletes within WARNING_DAYS, to offer their export."""
+    until = retention.soon_deleted_until(timezone.localdate())
+    soon = SendRequestFilter({"requested_to": until.isoformat()}, organization=organization)
+    if not soon.is_valid():  # the whole window ends within WARNING_DAYS
+        return None
+    count, capped = _bounded_count(soon.qs)
+    if not count:
+        return None
+    return {
+        "count": count,
+        "capped": capped,
+        "query": SendRequestFilter.query(requested_to=until),
+        "days": retention.WARNING_DAYS,
+    }
+
+
+def _query_without_cursor(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return query.urlencode()
