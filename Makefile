@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test system-packages bench bench-export loadtest lint
+.PHONY: install run test test-fast system-packages bench bench-export loadtest lint
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
@@ -29,9 +29,16 @@ system-packages:
 test: install system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every test that needs no browser, LibreOffice, process of its own or real worker: under
+# a minute on 2 cores. `make test` (and CI) still runs them all.
+SLOW_MARKERS := browser or libreoffice or subprocess or worker or faults
+test-fast: install
+	$(BIN)/python -m pytest -m "not ($(SLOW_MARKERS))" $(PYTEST_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The scale benchmark on PostgreSQL (10M deliveries): pages, export, statement, purge.
 # Figures and the machine in docs/benchmarks.md.

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.stack import Browser, answers, free_port, wait_for
+from scripts.stack import Browser, answers, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS, SPAWN_RATE, DURATION = 50, 10, "60s"
@@ -43,7 +43,7 @@ def main() -> int:
     database = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sendon_bench")
     broker = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
     with psycopg.connect(database.replace("postgres://", "postgresql://", 1)) as db:
-        (deliveries,) = db.execute("SELECT count(*) FROM sendon_results_delivery").fetchone()
+        [(deliveries,)] = db.execute("SELECT count(*) FROM sendon_results_delivery").fetchall()
     print(f"Data set: {deliveries:,} deliveries ({database})")
     folder = Path(tempfile.mkdtemp(prefix="sendon-load-"))
     began = dt.datetime.now(dt.UTC)
@@ -60,25 +60,57 @@ def main() -> int:
         "DB_CONN_MAX_AGE": "60",
     }
     python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env,
-                   check=True)  # fmt: skip
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
     # The queue is this test's own (a Redis database of its own): nothing older in it.
-    subprocess.run([python, "-m", "celery", "-A", "sendon_results", "purge", "-f"], cwd=ROOT,
-                   env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [python, "-m", "celery", "-A", "sendon_results", "purge", "-f"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     processes = [
         subprocess.Popen(
-            [python, "-m", "gunicorn", "sendon_results.wsgi", "--workers", "4",
-             "--bind", f"127.0.0.1:{port}"],
-            cwd=ROOT, env=env, stderr=(folder / "web.log").open("w"),
+            [
+                python,
+                "-m",
+                "gunicorn",
+                "sendon_results.wsgi",
+                "--workers",
+                "4",
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stderr=(folder / "web.log").open("w"),
         ),
         subprocess.Popen(
             # As in docker-compose.yml: exports yield the CPU to pages (nice).
-            ["nice", "-n", "19", python, "-m", "celery", "-A", "sendon_results", "worker",
-             "--concurrency=1",
-             "--without-gossip", "--without-mingle", "--logfile", str(folder / "worker.log")],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "nice",
+                "-n",
+                "19",
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "sendon_results",
+                "worker",
+                "--concurrency=1",
+                "--without-gossip",
+                "--without-mingle",
+                "--logfile",
+                str(folder / "worker.log"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         ),
-    ]  # fmt: skip
+    ]
     try:
         wait_for(lambda: answers(f"{base}/healthz"), 60, "gunicorn")
         started = time.monotonic()
@@ -87,17 +119,40 @@ def main() -> int:
         cookies = [user.session.cookies.get_dict() for user in users]
         (folder / "sessions.json").write_text(json.dumps(cookies))
         export = ask_for_export(users[0]) if with_export else None
-        print(f"{USERS} users signed in ({signing_in:.2f} s each, one at a time); export "
-              f"{export or '(none)'} running; {USERS} users browse for {DURATION} …")  # fmt: skip
+        print(
+            f"{USERS} users signed in ({signing_in:.2f} s each, one at a time); export "
+            f"{export or '(none)'} running; {USERS} users browse for {DURATION} …"
+        )
         log_before = (folder / "web.log").stat().st_size
         subprocess.run(
-            [python, "-m", "locust", "--headless", "-f", str(ROOT / "scripts" / "locustfile.py"),
-             "--users", str(USERS), "--spawn-rate", str(SPAWN_RATE), "--run-time", DURATION,
-             "--host", base, "--csv", str(folder / "load"), "--only-summary",
-             "--stop-timeout", "5", "--loglevel", "WARNING"],
-            cwd=ROOT, check=False, stdout=subprocess.DEVNULL,
+            [
+                python,
+                "-m",
+                "locust",
+                "--headless",
+                "-f",
+                str(ROOT / "scripts" / "locustfile.py"),
+                "--users",
+                str(USERS),
+                "--spawn-rate",
+                str(SPAWN_RATE),
+                "--run-time",
+                DURATION,
+                "--host",
+                base,
+                "--csv",
+                str(folder / "load"),
+                "--only-summary",
+                "--stop-timeout",
+                "5",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            check=False,
+            stdout=subprocess.DEVNULL,
             env={**os.environ, "LOAD_SESSIONS": str(folder / "sessions.json")},
-        )  # fmt: skip
+        )
         state_after_load = export_state(users[0], export) if export else ""
         errors, p95 = report(folder / "load_stats.csv")
         server_side(folder / "web.log", log_before)
@@ -124,9 +179,13 @@ def ask_for_export(user: Browser) -> str:
     since = (dt.date.today() - dt.timedelta(days=EXPORT_DAYS)).isoformat()
     asked = user.post(
         "/exports/new/",
-        {"kind": "deliveries", "file_format": "xlsx", "split": "",
-         "query": f"requested_from={since}"},
-    )  # fmt: skip
+        {
+            "kind": "deliveries",
+            "file_format": "xlsx",
+            "split": "",
+            "query": f"requested_from={since}",
+        },
+    )
     if asked.status_code != 302 or "login" in asked.headers.get("Location", ""):
         raise SystemExit(f"asking for the export answered {asked.status_code}")
     return wait_for_export(user, "만드는 중")
@@ -142,7 +201,10 @@ def wait_for_export(user: Browser, word: str, timeout: float = 120) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         page = user.get("/exports/").text
-        export = re.search(r'id="export-(\d+)"', page).group(1)
+        found = re.search(r'id="export-(\d+)"', page)
+        if found is None:
+            raise SystemExit("no export listed on /exports/")
+        export = found.group(1)
         state = export_state(user, export)
         if word in state:
             return export
@@ -162,8 +224,10 @@ def server_side(log: Path, offset: int) -> None:
     if not times:
         return
     p50, p95, p99 = (times[int(len(times) * share)] for share in (0.5, 0.95, 0.99))
-    print(f"Server time of the same {len(times):,} requests: p50 {p50:.0f} ms, "
-          f"p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {times[-1]:.0f} ms")  # fmt: skip
+    print(
+        f"Server time of the same {len(times):,} requests: p50 {p50:.0f} ms, "
+        f"p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {times[-1]:.0f} ms"
+    )
     slowest = sorted(logged, key=lambda entry: -float(entry[1]))[:5]
     print("Slowest: " + ", ".join(f"{path} {float(ms):.0f} ms" for path, ms in slowest))
 

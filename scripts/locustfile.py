@@ -20,7 +20,7 @@ from pathlib import Path
 
 from locust import HttpUser, between, task
 
-from tests.stack import LoopbackPolicy
+from scripts.stack import LoopbackPolicy
 
 SEND_LINK = re.compile(r'href="/results/(\d+)/"')
 NEXT_LINK = re.compile(r'<a href="([^"]+)" rel="next">')

@@ -12,6 +12,7 @@ from .models import (
     PurgeLog,
     SenderProfile,
     SendRequest,
+    Statement,
 )
 
 
@@ -76,21 +77,82 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(Export)
 class ExportAdmin(admin.ModelAdmin):
-    list_display = ["id", "organization", "created_by", "kind", "file_format", "state",
-                    "row_count", "created_at", "expires_at"]  # fmt: skip
+    list_display = [
+        "id",
+        "organization",
+        "created_by",
+        "kind",
+        "file_format",
+        "state",
+        "row_count",
+        "created_at",
+        "expires_at",
+    ]
     list_filter = ["state", "kind", "file_format"]
     list_select_related = ["organization", "created_by"]
     raw_id_fields = ["organization", "created_by"]
-    readonly_fields = ["file", "file_name", "file_size", "row_count", "total_rows", "progress",
-                       "started_at", "finished_at", "error"]  # fmt: skip
+    readonly_fields = [
+        "file",
+        "file_name",
+        "file_size",
+        "row_count",
+        "total_rows",
+        "progress",
+        "started_at",
+        "finished_at",
+        "error",
+    ]
+
+
+@admin.register(Statement)
+class StatementAdmin(admin.ModelAdmin):
+    list_display = [
+        "number",
+        "organization",
+        "created_by",
+        "period_from",
+        "period_to",
+        "state",
+        "row_count",
+        "created_at",
+        "expires_at",
+    ]
+    list_filter = ["state"]
+    # Exact lookups: support staff are read a number or a code off the paper.
+    search_fields = ["=number", "=verification_code"]
+    list_select_related = ["organization", "created_by"]
+    raw_id_fields = ["organization", "created_by", "sender"]
+    readonly_fields = [
+        "number",
+        "verification_code",
+        "figures",
+        "fingerprint",
+        "file",
+        "file_name",
+        "file_size",
+        "row_count",
+        "total_rows",
+        "progress",
+        "started_at",
+        "finished_at",
+        "error",
+    ]
 
 
 @admin.register(PurgeLog)
 class PurgeLogAdmin(admin.ModelAdmin):
     """What each retention purge removed: read only, kept for staff."""
 
-    list_display = ["started_at", "cutoff", "dry_run", "completed", "sends", "deliveries",
-                    "files", "duration"]  # fmt: skip
+    list_display = [
+        "started_at",
+        "cutoff",
+        "dry_run",
+        "completed",
+        "sends",
+        "deliveries",
+        "files",
+        "duration",
+    ]
     list_filter = ["dry_run", "completed"]
 
     def has_add_permission(self, request: object) -> bool:

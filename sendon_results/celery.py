@@ -19,7 +19,7 @@ app.autodiscover_tasks()
 @worker_process_init.connect
 def _warm_statement_fonts(**kwargs: object) -> None:
     # Decoding the statement fonts takes seconds: do it before the first job arrives.
-    from .statements import warm_fonts
+    from .statements.render import warm_fonts
 
     warm_fonts()
 
@@ -45,5 +45,6 @@ def _task_ends(task_id: str, task: object, state: str | None = None, **kwargs: o
     # One line per task, like one per request.
     started = _task_started.pop(task_id, None)
     milliseconds = (time.perf_counter() - started) * 1000 if started else 0.0
-    task_log.info("task=%s id=%s state=%s ms=%.1f", getattr(task, "name", task), task_id,
-                  state, milliseconds)  # fmt: skip
+    task_log.info(
+        "task=%s id=%s state=%s ms=%.1f", getattr(task, "name", task), task_id, state, milliseconds
+    )

@@ -13,8 +13,11 @@ from .statements.fonts import FONT_DIR, FONTS
 def statement_fonts(app_configs: Any, **kwargs: Any) -> list[Error]:
     """Statements embed the bundled Korean font; without it a PDF would show empty boxes."""
     return [
-        Error(f"Missing font {FONT_DIR / name}", hint="Restore static/fonts/ from the repository.",
-              id="sendon_results.E001")
+        Error(
+            f"Missing font {FONT_DIR / name}",
+            hint="Restore static/fonts/ from the repository.",
+            id="sendon_results.E001",
+        )
         for name in FONTS
         if not (FONT_DIR / name).is_file()
-    ]  # fmt: skip
+    ]

@@ -31,7 +31,7 @@ from .result_codes import REQUEST_FAILED
 HISTORY_DAYS = 395  # 13 months, so the one-year limit is visible
 CHUNK = 500  # sends per transaction
 DEMO_NUMBER = "01012345678"  # appears in some sends, to try the recipient filter
-PRICES = {
+PRICES: dict[str, Decimal] = {
     Channel.SMS: Decimal("9"),
     Channel.LMS: Decimal("30"),
     Channel.MMS: Decimal("60"),

@@ -24,7 +24,18 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from .dates import day_start
-from .models import Delivery, Export, Organization, PendingResult, PurgeLock, PurgeLog, SendRequest
+from .models import (
+    Delivery,
+    Export,
+    Job,
+    Organization,
+    PendingResult,
+    PurgeLock,
+    PurgeLog,
+    SendRequest,
+    Statement,
+)
+from .models.sends import SendRequestQuerySet
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +70,7 @@ def cutoff(now: dt.datetime) -> dt.datetime:
     return day_start(today - dt.timedelta(days=settings.RETENTION_DAYS))
 
 
-def kept(sends: QuerySet[SendRequest]) -> QuerySet[SendRequest]:
+def kept(sends: SendRequestQuerySet) -> SendRequestQuerySet:
     """Only the sends still kept: one requested before the cutoff is expired, and is shown
     nowhere (list, detail, API, exports) even before the nightly purge removes it."""
     return sends.requested_between(cutoff(timezone.now()), None)
@@ -209,21 +220,31 @@ def _delete_range(
 
 
 def _expire_files(organization: Organization, limit: dt.datetime, *, dry_run: bool) -> int:
-    """Delete files past their expiry or holding purged records; mark their rows expired."""
+    """Delete files past their expiry or holding purged records; mark their rows expired.
+
+    An export goes at its expiry (EXPORT_EXPIRY_DAYS), or earlier with the oldest record it
+    holds. A statement lives as long as the records it sums up: its expiry, set when it
+    was asked for, is the day its period's last records are purged."""
     now = timezone.now()
-    expired = Export.objects.filter(organization=organization, state=Export.State.DONE).filter(
-        Q(expires_at__lte=now) | Q(covers_from__lt=limit, kind__in=["sends", "deliveries"])
-    )
+    done_jobs: list[QuerySet[Export] | QuerySet[Statement]] = [
+        Export.objects.filter(organization=organization, state=Export.State.DONE).filter(
+            Q(expires_at__lte=now) | Q(covers_from__lt=limit)
+        ),
+        Statement.objects.filter(
+            organization=organization, state=Statement.State.DONE, expires_at__lte=now
+        ),
+    ]
     if dry_run:
-        return expired.count()
+        return sum(expired.count() for expired in done_jobs)
     count = 0
-    for export in expired.iterator():
-        if export.file:
-            export.file.delete(save=False)
-        Export.objects.filter(pk=export.pk).update(
-            state=Export.State.EXPIRED, file="", expires_at=min(export.expires_at, now)
-        )
-        count += 1
+    for expired in done_jobs:
+        for job in expired.iterator():
+            if job.file:
+                job.file.delete(save=False)
+            type(job).objects.filter(pk=job.pk).update(
+                state=Job.State.EXPIRED, file="", expires_at=min(job.expires_at, now)
+            )
+            count += 1
     return count
 
 

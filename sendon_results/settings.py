@@ -197,7 +197,7 @@ CACHES = {
 EXPORT_EXPIRY_DAYS = envint("EXPORT_EXPIRY_DAYS", "7")
 EXPORT_TIME_LIMIT = envint("EXPORT_TIME_LIMIT", "3600")  # seconds
 CELERY_BEAT_SCHEDULE = {
-    "fail-stuck-exports": {"task": "sendon_results.tasks.fail_stuck_exports", "schedule": 600},
+    "fail-stuck-jobs": {"task": "sendon_results.tasks.fail_stuck_jobs", "schedule": 600},
     # Beat reads crontabs in CELERY_TIMEZONE, Korea time: the purge runs at 04:00 KST.
     "purge-expired": {
         "task": "sendon_results.tasks.purge_expired",
@@ -213,7 +213,8 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = 60
 # A broker that does not answer fails the request to queue within seconds, not minutes.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
-# A task's message is acknowledged when it is done, and given back if its worker dies.
+# A task's message is acknowledged when it is done, and given back if its worker dies:
+# here only, for every task (tasks.py does not repeat it).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 

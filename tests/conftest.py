@@ -5,6 +5,7 @@ import os
 import pytest
 from django.test import Client
 
+from sendon_results.models import Membership
 from tests.factories import MembershipFactory, OrganizationFactory, SenderProfileFactory
 
 # Playwright's sync API runs an event loop in the test's thread; Django's ORM in the same
@@ -19,11 +20,12 @@ def _fast_and_korean(settings):
 
 
 class Account:
-    """A user in one organization, with a phone and a Kakao sender, and a signed-in client."""
+    """The owner of an organization, with a phone and a Kakao sender, and a signed-in
+    client."""
 
     def __init__(self, name: str) -> None:
         self.organization = OrganizationFactory(name=name)
-        membership = MembershipFactory(organization=self.organization)
+        membership = MembershipFactory(organization=self.organization, role=Membership.Role.OWNER)
         self.user = membership.user
         self.phone = SenderProfileFactory(organization=self.organization)
         self.kakao = SenderProfileFactory(
@@ -41,6 +43,14 @@ def alice(db) -> Account:
 @pytest.fixture
 def bob(db) -> Account:
     return Account("bob-org")
+
+
+@pytest.fixture
+def member(alice) -> Client:
+    """A signed-in member (not an owner) of alice's organization."""
+    client = Client()
+    client.force_login(MembershipFactory(organization=alice.organization).user)
+    return client
 
 
 @pytest.fixture(autouse=True)
@@ -65,3 +75,21 @@ def _fresh_cache():
     from django.core.cache import cache
 
     cache.clear()  # the verification rate limit counts in it
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _statement_fonts_loaded_once(request):
+    """WeasyPrint decodes the bundled fonts on its first rendering and keeps them for the
+    process: do that once per session, before the first test, as a worker does when it
+    starts, so no one statement test carries the cost in its duration. A session with no
+    test of the database issues no statement and skips it (a second, WeasyPrint's import)."""
+    if not any(
+        {"db", "transactional_db"} & set(item.fixturenames) or item.get_closest_marker("django_db")
+        for item in request.session.items
+    ):
+        return
+    try:
+        from sendon_results.statements import warm_fonts
+    except ImportError:
+        from sendon_results.statements.render import warm_fonts
+    warm_fonts()

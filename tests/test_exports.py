@@ -17,6 +17,7 @@ from openpyxl.utils.escape import unescape
 
 from sendon_results import jobs, tasks
 from sendon_results.exports import build, rows, writers
+from sendon_results.exports.requests import run_export
 from sendon_results.models import Delivery, Export, SendRequest
 from sendon_results.result_codes import REQUEST_FAILED_EXPLANATION
 from tests.factories import make_send
@@ -192,8 +193,11 @@ def test_another_member_or_organization_gets_404(
     export = ask(alice, capture=django_capture_on_commit_callbacks)
     export.state = Export.State.FAILED
     export.save()
-    for url in (f"/exports/{export.pk}/download/", f"/exports/{export.pk}/row/",
-                f"/exports/{export.pk}/notice/"):  # fmt: skip
+    for url in (
+        f"/exports/{export.pk}/download/",
+        f"/exports/{export.pk}/row/",
+        f"/exports/{export.pk}/notice/",
+    ):
         assert bob.client.get(url).status_code == 404, url
     assert bob.client.post(f"/exports/{export.pk}/retry/").status_code == 404
     assert f'id="export-{export.pk}"' in alice.client.get("/exports/").content.decode()
@@ -219,9 +223,10 @@ def test_a_task_that_fails_halfway_leaves_a_failed_job_and_no_file(
 
     real_write = writers.write_xlsx
     monkeypatch.setattr(
-        build, "write_xlsx",
+        build,
+        "write_xlsx",
         lambda path, rows, **kw: real_write(path, rows, **{**kw, "on_progress": broken_progress}),
-    )  # fmt: skip
+    )
     export = ask(alice, capture=django_capture_on_commit_callbacks)
     export.refresh_from_db()
     assert export.state == Export.State.FAILED
@@ -246,7 +251,7 @@ def test_a_redelivered_job_starts_over(
     Export.objects.filter(pk=export.pk).update(state=Export.State.RUNNING, progress=40)
     temp = Path(settings.MEDIA_ROOT) / "tmp" / f"export-{export.pk}-dead.part"
     temp.write_bytes(b"half a file")
-    jobs.run_export(export.pk)
+    run_export(export.pk)
     export.refresh_from_db()
     assert export.state == Export.State.DONE and not temp.exists()
 
@@ -276,7 +281,8 @@ def test_a_stuck_job_is_marked_failed_by_the_sweep_not_by_a_page_view(
     alice.client.get("/exports/")
     export.refresh_from_db()
     assert export.state == Export.State.RUNNING  # a GET writes nothing
-    assert tasks.fail_stuck_exports.delay().get() == 1  # beat's sweep, every ten minutes
+    assert tasks.fail_stuck_jobs.delay().get() == 1  # beat's sweep, every ten minutes
+    assert settings.CELERY_BEAT_SCHEDULE["fail-stuck-jobs"]["task"] == tasks.fail_stuck_jobs.name
     export.refresh_from_db()
     assert export.state == Export.State.FAILED
     assert "허용된 시간을 넘겨" in alice.client.get("/exports/").content.decode()
@@ -308,6 +314,7 @@ def test_an_export_of_an_invalid_filter_is_refused(alice, history):
     assert "검색 조건을 먼저 고치세요" in alice.client.get(response.url).content.decode()
 
 
+@pytest.mark.libreoffice
 def test_libreoffice_opens_the_file_and_gives_back_every_row(
     alice, history, tmp_path, django_capture_on_commit_callbacks
 ):
@@ -319,11 +326,20 @@ def test_libreoffice_opens_the_file_and_gives_back_every_row(
     source = tmp_path / "export.xlsx"
     source.write_bytes(export.file.open("rb").read())
     subprocess.run(
-        ["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
-         "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1", "--outdir", str(tmp_path),
-         str(source)],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        [
+            "soffice",
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76,1",
+            "--outdir",
+            str(tmp_path),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     rows = list(csv.reader((tmp_path / "export.csv").open(encoding="utf-8")))
     assert len(rows) - 1 == export.row_count == Delivery.objects.count()
     assert any(row[4] == '=HYPERLINK("http://x","y")' for row in rows)  # shown, not evaluated
@@ -343,24 +359,39 @@ def test_postgresql_copy_writes_the_same_csv_as_python(alice, history, tmp_path,
         pytest.skip("COPY is PostgreSQL's: runs in the PostgreSQL pass of .ci/run")
     for i, body in enumerate(FORMULAS):
         make_send(
-            alice.organization, sender=alice.kakao, channel="alimtalk", body=body,
-            external_id=f"=x{i}", scheduled_at=timezone.now(), fallback=True,
+            alice.organization,
+            sender=alice.kakao,
+            channel="alimtalk",
+            body=body,
+            external_id=f"=x{i}",
+            scheduled_at=timezone.now(),
+            fallback=True,
             outcomes=["failure", "sending", "success"],
             recipients=["15881234", "021234567", "0317654321"],
-        )  # fmt: skip
+        )
     Delivery.objects.filter(status="failure").update(
         result_code="3020", recipient_name="-이름", result_message="@원문"
     )
     Delivery.objects.filter(status="sending").update(result_code="9999", result_message="=원문")
     # Messages that never went out, and a request that failed as a whole: its reason is
     # each message's result, or our words where the platform gave none.
-    make_send(alice.organization, outcomes=["waiting", "cancelled", "failure", "failure"],
-              sender=alice.phone, status="failed", body="예약\n취소")  # fmt: skip
+    make_send(
+        alice.organization,
+        outcomes=["waiting", "cancelled", "failure", "failure"],
+        sender=alice.phone,
+        status="failed",
+        body="예약\n취소",
+    )
     failed = Delivery.objects.filter(status="failure", send_request__body="예약\n취소")
     failed.update(result_code="REQUEST", result_message="=발신번호 인증이 만료되었습니다.")
     failed.filter(pk=failed.first().pk).update(result_message="")
-    export = Export(organization=alice.organization, created_by=alice.user, kind=kind,
-                    filters={}, expires_at=timezone.now())  # fmt: skip
+    export = Export(
+        organization=alice.organization,
+        created_by=alice.user,
+        kind=kind,
+        filters={},
+        expires_at=timezone.now(),
+    )
     with translation.override("ko"):
         writers.write_csv(tmp_path / "python.csv", rows.export_rows(export))
         count = writers.copy_csv(tmp_path / "copy.csv", rows.export_rows(export))
@@ -378,11 +409,15 @@ def test_postgresql_copy_writes_the_same_csv_as_python(alice, history, tmp_path,
 
 
 def waiting_export(account) -> Export:
-    """A job of all sends as Excel, not started yet (run it with jobs.run_export)."""
+    """A job of all sends as Excel, not started yet (run it with run_export)."""
     return Export.objects.create(
-        organization=account.organization, created_by=account.user, kind="sends",
-        file_format="xlsx", filters={}, expires_at=timezone.now() + dt.timedelta(days=7),
-    )  # fmt: skip
+        organization=account.organization,
+        created_by=account.user,
+        kind="sends",
+        file_format="xlsx",
+        filters={},
+        expires_at=timezone.now() + dt.timedelta(days=7),
+    )
 
 
 def test_a_job_failed_while_running_is_never_published(alice, history, monkeypatch):
@@ -395,7 +430,7 @@ def test_a_job_failed_while_running_is_never_published(alice, history, monkeypat
         return written
 
     monkeypatch.setattr(build, "write_xlsx", marked_failed_meanwhile)
-    jobs.run_export(export.pk)
+    run_export(export.pk)
     export.refresh_from_db()
     assert export.state == Export.State.FAILED and not export.file
 
@@ -412,7 +447,7 @@ def test_a_run_overtaken_by_a_redelivery_neither_publishes_nor_fails_the_job(
         return written
 
     monkeypatch.setattr(build, "write_xlsx", claimed_again_meanwhile)
-    jobs.run_export(export.pk)
+    run_export(export.pk)
     export.refresh_from_db()
     assert export.state == Export.State.RUNNING and export.attempt == "a-later-run"
     assert not export.file
@@ -422,7 +457,7 @@ def test_a_run_overtaken_by_a_redelivery_neither_publishes_nor_fails_the_job(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(build, "write_xlsx", disk_full)
-    jobs.run_export(export.pk)
+    run_export(export.pk)
     export.refresh_from_db()
     assert export.state == Export.State.RUNNING and not export.error  # the later run decides
 
@@ -465,9 +500,11 @@ def reservations(alice, history):
         "cancelled": (["cancelled"] * 2, "cancelled", at - dt.timedelta(hours=1), at),
         "released": (
             ["success", "failure", "sending", "waiting", "cancelled"],
-            "in_progress", at - dt.timedelta(hours=2), at - dt.timedelta(hours=2),
+            "in_progress",
+            at - dt.timedelta(hours=2),
+            at - dt.timedelta(hours=2),
         ),
-    }  # fmt: skip
+    }
     return {
         name: make_send(
             alice.organization,
@@ -494,9 +531,13 @@ def test_waiting_and_cancelled_have_columns_of_their_own_in_the_sends_layout(
     for send in SendRequest.objects.all():
         row = by_id[send.external_id]
         assert row[8:14] == (
-            send.recipient_count, send.success_count, send.failure_count,
-            send.sending_count, send.waiting_count, send.cancelled_count,
-        )  # fmt: skip
+            send.recipient_count,
+            send.success_count,
+            send.failure_count,
+            send.sending_count,
+            send.waiting_count,
+            send.cancelled_count,
+        )
         assert sum(row[9:14]) == row[8]  # a cancelled message is neither success nor failure
     assert by_id["reserved"][8:14] == (3, 0, 0, 0, 3, 0)
     assert by_id["cancelled"][8:14] == (2, 0, 0, 0, 0, 2)
@@ -509,8 +550,13 @@ def test_waiting_and_cancelled_messages_say_so_in_the_recipients_layout(
     rows = list(workbook(export).active.iter_rows(values_only=True))
     header, data = rows[0], rows[1:]
     outcome, carrier = header.index("발송 현황"), header.index("통신사")
-    labels = {"success": "성공", "failure": "실패", "sending": "발송중", "waiting": "대기",
-              "cancelled": "취소"}  # fmt: skip
+    labels = {
+        "success": "성공",
+        "failure": "실패",
+        "sending": "발송중",
+        "waiting": "대기",
+        "cancelled": "취소",
+    }
     shown = Counter(row[outcome] for row in data)
     in_database = Counter(
         labels[status] for status in Delivery.objects.values_list("status", flat=True)
@@ -520,8 +566,9 @@ def test_waiting_and_cancelled_messages_say_so_in_the_recipients_layout(
     assert export.total_rows == export.row_count == len(data) == Delivery.objects.count()
     assert all(row[carrier] is None for row in data if row[outcome] in ("대기", "취소"))
 
-    waiting = ask(alice, "outcome=waiting", kind="deliveries",
-                  capture=django_capture_on_commit_callbacks)  # fmt: skip
+    waiting = ask(
+        alice, "outcome=waiting", kind="deliveries", capture=django_capture_on_commit_callbacks
+    )
     rows = list(workbook(waiting).active.iter_rows(values_only=True))[1:]
     assert {row[outcome] for row in rows} == {"대기"}
     assert len(rows) == waiting.total_rows == Delivery.objects.filter(status="waiting").count()
@@ -537,8 +584,14 @@ def test_a_repeated_recipient_means_any_of_the_numbers_in_both_layouts(
         "C": ["01077778888"],
     }.items():
         outcomes = ["success"] * len(numbers)
-        make_send(alice.organization, sender=alice.phone, external_id=external_id,
-                  requested_at=at, outcomes=outcomes, recipients=numbers)  # fmt: skip
+        make_send(
+            alice.organization,
+            sender=alice.phone,
+            external_id=external_id,
+            requested_at=at,
+            outcomes=outcomes,
+            recipients=numbers,
+        )
     query = "recipient=010-1111-2222&recipient=01055556666"
 
     sends = ask(alice, query, capture=django_capture_on_commit_callbacks)
@@ -551,8 +604,12 @@ def test_a_repeated_recipient_means_any_of_the_numbers_in_both_layouts(
     assert sorted(row[number] for row in rows[1:]) == ["010-1111-2222", "010-5555-6666"]
     assert recipients.row_count == recipients.total_rows == 2
     # One number given twice is one number; numbers in one box separated by commas, too.
-    same = ask(alice, "recipient=010-5555-6666, 01011112222&recipient=01011112222",
-               kind="deliveries", capture=django_capture_on_commit_callbacks)  # fmt: skip
+    same = ask(
+        alice,
+        "recipient=010-5555-6666, 01011112222&recipient=01011112222",
+        kind="deliveries",
+        capture=django_capture_on_commit_callbacks,
+    )
     assert same.row_count == same.total_rows == 2
     described = recipients.description
     assert {"수신번호": "010-1111-2222, 010-5555-6666"}.items() <= {
@@ -582,3 +639,35 @@ def test_every_csv_record_ends_in_crlf(alice, history, kind, django_capture_on_c
     assert raw.endswith(b"\r\n")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert rows[1][6 if kind == "sends" else 4] == "[한빛] 안내 0\n둘째 줄"
+
+
+def test_the_exports_page_query_count_does_not_grow_with_rows(
+    alice, history, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """Each row describes its filter (sender, channel) from what was stored when it was
+    asked for: no query per row, and no write on a GET."""
+    ask(alice, f"sender={alice.phone.pk}&channel=sms", capture=django_capture_on_commit_callbacks)
+    # session, user, membership with its organization, the exports
+    with django_assert_num_queries(4):
+        alice.client.get("/exports/")
+    senders = f"sender={alice.kakao.pk}&sender={alice.phone.pk}"
+    for day in range(1, 21):
+        ask(
+            alice,
+            f"{senders}&requested_to=2026-11-{day:02d}",
+            capture=django_capture_on_commit_callbacks,
+        )
+    with django_assert_num_queries(4) as captured:
+        html = alice.client.get("/exports/").content.decode()
+    writes = ("INSERT", "UPDATE", "DELETE")
+    assert not [query for query in captured.captured_queries if query["sql"].startswith(writes)]
+    assert html.count('class="badge export-done"') == 21
+    assert f"발신정보: {alice.phone} · 채널: SMS" in html  # the first row's
+    both = (f"발신정보: {alice.kakao}, {alice.phone}", f"발신정보: {alice.phone}, {alice.kakao}")
+    assert sum(html.count(senders) for senders in both) == 20
+    assert "파일은 7일 동안 보관됩니다" in html
+
+
+def test_the_exports_page_says_how_long_files_are_kept(alice, settings):
+    settings.EXPORT_EXPIRY_DAYS = 3
+    assert "파일은 3일 동안 보관됩니다" in alice.client.get("/exports/").content.decode()

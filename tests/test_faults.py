@@ -1,5 +1,5 @@
 """Faults with real processes: the console under gunicorn with a PostgreSQL cluster, Redis
-and Celery workers of its own (tests/stack.py); each test breaks one part for real.
+and Celery workers of its own (scripts/stack.py); each test breaks one part for real.
 
 They run in the PostgreSQL pass of .ci/run, which is the production stack's pass.
 """
@@ -14,7 +14,7 @@ import time
 import pytest
 from django.db import connection
 
-from tests.stack import Browser, Stack, wait_for
+from scripts.stack import Browser, Stack, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -76,8 +76,11 @@ def wait_until_halfway(stack: Stack, export_id: int) -> None:
 
 def wait_until_finished(stack: Stack, export_id: int, worker: str) -> None:
     try:
-        wait_for(lambda: export_row(stack, export_id)["state"] not in ("pending", "running"),
-                 120, "the export to finish")  # fmt: skip
+        wait_for(
+            lambda: export_row(stack, export_id)["state"] not in ("pending", "running"),
+            120,
+            "the export to finish",
+        )
     except AssertionError as error:
         raise AssertionError(f"{error}\n{stack.worker_log(worker)[-3000:]}") from None
 

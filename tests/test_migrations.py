@@ -35,26 +35,47 @@ def test_messages_never_sent_are_told_apart_and_bad_moments_put_right(old_apps):
 
     def send(name, status, outcomes, **fields):
         row = SendRequest.objects.create(
-            organization=organization, external_id=name, requested_at=now, source="api",
-            channel="sms", sender=sender, body="본문", status=status,
-            recipient_count=len(outcomes), success_count=outcomes.count("success"),
-            failure_count=outcomes.count("failure"), sending_count=outcomes.count("sending"),
+            organization=organization,
+            external_id=name,
+            requested_at=now,
+            source="api",
+            channel="sms",
+            sender=sender,
+            body="본문",
+            status=status,
+            recipient_count=len(outcomes),
+            success_count=outcomes.count("success"),
+            failure_count=outcomes.count("failure"),
+            sending_count=outcomes.count("sending"),
             **fields,
-        )  # fmt: skip
+        )
         return row
 
     def delivery(row, i, status, **fields):
         return Delivery.objects.create(
-            send_request=row, organization=organization, external_id=f"{row.external_id}-{i}",
-            recipient="01012345678", status=status, final_channel="sms", **fields,
-        )  # fmt: skip
+            send_request=row,
+            organization=organization,
+            external_id=f"{row.external_id}-{i}",
+            recipient="01012345678",
+            status=status,
+            final_channel="sms",
+            **fields,
+        )
 
     reserved = send("reserved", "reserved", ["sending"])
     delivery(reserved, 0, "sending", carrier="SKT", result_code="3005", result_message="대기")
     cancelled = send("cancelled", "cancelled", ["failure", "failure"])
     for i in range(2):
-        delivery(cancelled, i, "failure", carrier="KT", result_message="예약 취소",
-                 completed_at=now, points_charged=9, points_refunded=9)  # fmt: skip
+        delivery(
+            cancelled,
+            i,
+            "failure",
+            carrier="KT",
+            result_message="예약 취소",
+            completed_at=now,
+            points_charged=9,
+            points_refunded=9,
+        )
     reason = "발신번호 인증이 만료되었습니다."
     failed = send("failed", "failed", ["failure", "failure", "failure"], failure_reason=reason)
     delivery(failed, 0, "failure", result_message=reason, completed_at=now)
@@ -68,8 +89,9 @@ def test_messages_never_sent_are_told_apart_and_bad_moments_put_right(old_apps):
         )
         cursor.execute(
             f"UPDATE {SendRequest._meta.db_table} SET requested_at = %s, scheduled_at = %s "
-            "WHERE id = %s", [far_moment, far_moment, far.pk],
-        )  # fmt: skip
+            "WHERE id = %s",
+            [far_moment, far_moment, far.pk],
+        )
         cursor.execute(
             f"UPDATE {Delivery._meta.db_table} SET completed_at = %s WHERE send_request_id = %s",
             [far_moment, far.pk],
@@ -83,8 +105,10 @@ def test_messages_never_sent_are_told_apart_and_bad_moments_put_right(old_apps):
 
     def outcomes(name):
         row = SendRequest.objects.get(external_id=name)
-        counts = {o: getattr(row, f"{o}_count") for o in
-                  ("success", "failure", "sending", "waiting", "cancelled")}  # fmt: skip
+        counts = {
+            o: getattr(row, f"{o}_count")
+            for o in ("success", "failure", "sending", "waiting", "cancelled")
+        }
         return {k: v for k, v in counts.items() if v}
 
     assert outcomes("reserved") == {"waiting": 1}
@@ -111,5 +135,162 @@ def test_messages_never_sent_are_told_apart_and_bad_moments_put_right(old_apps):
     executor.migrate(BEFORE)  # and back, three outcomes again
     apps = executor.loader.project_state(BEFORE).apps
     assert set(apps.get_model(APP, "Delivery").objects.values_list("status", flat=True)) == {
-        "success", "failure", "sending"
-    }  # fmt: skip
+        "success",
+        "failure",
+        "sending",
+    }
+
+
+BEFORE_STATEMENTS = [(APP, "0012_export_description")]
+AFTER_STATEMENTS = [(APP, "0013_statement")]
+
+
+@pytest.fixture
+def migrate_to(transactional_db):
+    """Migrates to a node and gives its models; the latest schema is back afterwards."""
+
+    def migrate(target):
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(target)
+        return executor.loader.project_state(target).apps
+
+    yield migrate
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_statements_leave_exports_with_their_ids_numbers_codes_and_files(migrate_to):
+    old = migrate_to(BEFORE_STATEMENTS)
+    Organization = old.get_model(APP, "Organization")
+    SenderProfile = old.get_model(APP, "SenderProfile")
+    Export = old.get_model(APP, "Export")
+    User = old.get_model("auth", "User")
+    organization = Organization.objects.create(name="old")
+    elsewhere = Organization.objects.create(name="other")
+    user = User.objects.create(username="accountant")
+    sender = SenderProfile.objects.create(organization=organization, kind="kakao", value="k")
+    theirs = SenderProfile.objects.create(organization=elsewhere, kind="phone", value="021")
+    asked = dt.datetime(2026, 11, 3, 1, 0, tzinfo=dt.UTC)
+    expires = dt.datetime(2027, 11, 1, tzinfo=dt.UTC)
+
+    def job(**fields):
+        return Export.objects.create(
+            organization=organization, created_by=user, expires_at=expires, **fields
+        )
+
+    sheet = job(
+        kind="sends",
+        file_format="xlsx",
+        filters={"channel": ["sms"]},
+        state="done",
+        file="exports/2026/11/sheet.xlsx",
+    )
+    figures = {"period": ["2026-10-01", "2026-10-31"], "total": {"messages": 3}}
+    narrow = job(
+        kind="statement",
+        file_format="pdf",
+        state="done",
+        number="ST-2026-11-0001",
+        verification_code="7K3F9QHW2M4X",
+        figures=figures,
+        fingerprint="f" * 64,
+        file="exports/2026/11/abc.pdf",
+        file_name="ST-2026-11-0001_2026-10-01_2026-10-31.pdf",
+        file_size=1234,
+        row_count=3,
+        filters={
+            "from": ["2026-10-01"],
+            "to": ["2026-10-31"],
+            "sender": [str(sender.pk)],
+            "channel": ["alimtalk"],
+            "appendix": ["no"],
+        },
+    )
+    whole = job(
+        kind="statement",
+        file_format="pdf",
+        state="failed",
+        number="ST-2026-11-0002",
+        verification_code="AAAABBBBCCCC",
+        error="renderer crashed",
+        filters={"from": ["2026-10-02"], "to": ["2026-10-30"]},
+    )
+    # Rows no form wrote: another organization's sender, an unknown channel, no period.
+    odd = job(
+        kind="statement",
+        file_format="pdf",
+        number="ST-2026-11-0003",
+        verification_code="DDDDEEEEFFFF",
+        figures={"period": ["2026-09-01", "2026-09-30"]},
+        filters={"sender": [str(theirs.pk)], "channel": ["fax"]},
+    )
+    Export.objects.filter(pk__in=[narrow.pk, whole.pk, odd.pk]).update(created_at=asked)
+
+    new = migrate_to(AFTER_STATEMENTS)
+    Statement = new.get_model(APP, "Statement")
+    Export = new.get_model(APP, "Export")
+    assert list(Export.objects.values_list("pk", flat=True)) == [sheet.pk]
+    moved = {s.pk: s for s in Statement.objects.all()}
+    assert set(moved) == {narrow.pk, whole.pk, odd.pk}  # the same ids: links keep working
+    n = moved[narrow.pk]
+    assert (n.number, n.verification_code, n.state) == ("ST-2026-11-0001", "7K3F9QHW2M4X", "done")
+    assert (n.period_from, n.period_to) == (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    assert (n.sender_id, n.channel, n.appendix) == (sender.pk, "alimtalk", False)
+    assert n.figures == figures and n.fingerprint == "f" * 64
+    assert (n.file.name, n.file_name, n.file_size, n.row_count) == (
+        "exports/2026/11/abc.pdf",
+        "ST-2026-11-0001_2026-10-01_2026-10-31.pdf",
+        1234,
+        3,
+    )
+    assert (n.created_at, n.expires_at, n.organization_id, n.created_by_id) == (
+        asked,
+        expires,
+        organization.pk,
+        user.pk,
+    )
+    w = moved[whole.pk]
+    assert (w.sender_id, w.channel, w.appendix, w.state, w.error) == (
+        None,
+        "",
+        True,
+        "failed",
+        "renderer crashed",
+    )
+    o = moved[odd.pk]
+    assert (o.period_from, o.period_to) == (dt.date(2026, 9, 1), dt.date(2026, 9, 30))
+    assert (o.sender_id, o.channel) == (None, "")
+    # The next statement takes an id after the moved ones (PostgreSQL's sequence too).
+    later = Statement.objects.create(
+        organization_id=organization.pk,
+        created_by_id=user.pk,
+        number="ST-2026-11-0004",
+        verification_code="GGGGHHHHJJJJ",
+        period_from=dt.date(2026, 10, 1),
+        period_to=dt.date(2026, 10, 31),
+        expires_at=expires,
+    )
+    assert later.pk > odd.pk
+
+    back = migrate_to(BEFORE_STATEMENTS)  # and back, as exports of kind "statement"
+    Export = back.get_model(APP, "Export")
+    restored = {e.pk: e for e in Export.objects.filter(kind="statement")}
+    assert {narrow.pk, whole.pk, odd.pk} <= set(restored) and len(restored) == 4
+    r = restored[narrow.pk]
+    assert r.filters == {
+        "from": ["2026-10-01"],
+        "to": ["2026-10-31"],
+        "sender": [str(sender.pk)],
+        "channel": ["alimtalk"],
+        "appendix": ["no"],
+    }
+    assert (r.number, r.verification_code, r.file.name, r.file_format, r.created_at) == (
+        "ST-2026-11-0001",
+        "7K3F9QHW2M4X",
+        "exports/2026/11/abc.pdf",
+        "pdf",
+        asked,
+    )
+    assert restored[whole.pk].filters == {"from": ["2026-10-02"], "to": ["2026-10-30"]}

@@ -12,25 +12,10 @@ from sendon_results.models import (
     Delivery,
     Export,
     SendRequest,
+    Statement,
 )
-from sendon_results.phones import format_phone
 from sendon_results.retention import purge_expired
 from tests.factories import SendRequestFactory, make_send
-
-
-@pytest.mark.parametrize(
-    ("digits", "shown"),
-    [
-        ("01012345678", "010-1234-5678"),
-        ("0212345678", "02-1234-5678"),
-        ("021234567", "02-123-4567"),
-        ("0317654321", "031-765-4321"),
-        ("15881234", "1588-1234"),
-        ("12", "12"),
-    ],
-)
-def test_format_phone(digits, shown):
-    assert format_phone(digits) == shown
 
 
 def test_outcome_counts_must_add_up(alice):
@@ -68,8 +53,12 @@ def test_first_line_and_outcome_counts(alice):
     )
     assert send.first_line == "첫 줄"
     assert send.outcome_counts() == {
-        "success": 3, "failure": 1, "sending": 0, "waiting": 0, "cancelled": 0
-    }  # fmt: skip
+        "success": 3,
+        "failure": 1,
+        "sending": 0,
+        "waiting": 0,
+        "cancelled": 0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -136,7 +125,7 @@ def test_pages_survive_the_extreme_moments_the_database_holds(
     period = {"period_from": (today - dt.timedelta(days=30)).isoformat(), "period_to": today}
     with django_capture_on_commit_callbacks(execute=True):
         assert alice.client.post("/statements/", period).status_code == 302
-    statement = Export.objects.get(kind="statement")
+    statement = Statement.objects.get()
     assert statement.state == "done", statement.error
     assert statement.figures["total"]["messages"] == 1  # the recent send only
     assert alice.client.get("/statements/").status_code == 200

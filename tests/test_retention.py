@@ -7,17 +7,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from celery.schedules import crontab
-from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from sendon_results import jobs, retention
+from sendon_results import retention
 from sendon_results.api.keys import create_key
-from sendon_results.models import Delivery, Export, PurgeLock, PurgeLog, SendRequest
+from sendon_results.exports.requests import run_export
+from sendon_results.models import Delivery, Export, PurgeLock, PurgeLog, SendRequest, Statement
+from sendon_results.statements.render import run_statement
+from sendon_results.statements.requests import request_statement
 from tests.factories import make_send
 
 KST = ZoneInfo("Asia/Seoul")
@@ -39,8 +40,13 @@ def test_the_boundary_is_the_korean_day(alice):
             "365d": dt.timedelta(days=365),
             "365d1s": dt.timedelta(days=365, seconds=1),
         }.items():
-            make_send(alice.organization, sender=alice.phone, external_id=name,
-                      requested_at=MIDNIGHT - age, outcomes=["success", "failure"])  # fmt: skip
+            make_send(
+                alice.organization,
+                sender=alice.phone,
+                external_id=name,
+                requested_at=MIDNIGHT - age,
+                outcomes=["success", "failure"],
+            )
         result = retention.purge_expired()
     # 365 d before midnight is 2025-11-28 00:00: that day's sends stay until tomorrow.
     assert external_ids() == {"364d23h", "365d"}
@@ -77,8 +83,12 @@ def test_an_interrupted_purge_finishes_on_the_next_run(alice, bob):
         for account in (alice, bob):
             for i in range(6):
                 old = MIDNIGHT - dt.timedelta(days=370 + i)
-                make_send(account.organization, sender=account.phone, requested_at=old,
-                          outcomes=["success"] * 2)  # fmt: skip
+                make_send(
+                    account.organization,
+                    sender=account.phone,
+                    requested_at=old,
+                    outcomes=["success"] * 2,
+                )
             make_send(account.organization, sender=account.phone, requested_at=MIDNIGHT)
 
     with at(MIDNIGHT):
@@ -106,8 +116,14 @@ def test_two_purges_do_not_run_at_once(alice):
         from psycopg import connect
 
         db = connection.settings_dict
-        other = connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"],
-                        password=db["PASSWORD"] or None, autocommit=True)  # fmt: skip
+        other = connect(
+            host=db["HOST"],
+            port=db["PORT"],
+            user=db["USER"],
+            dbname=db["NAME"],
+            password=db["PASSWORD"] or None,
+            autocommit=True,
+        )
         other.execute("SELECT pg_advisory_lock(%s)", [retention.ADVISORY_LOCK_KEY])
         try:
             with pytest.raises(retention.PurgeAlreadyRunning):
@@ -126,8 +142,12 @@ def test_two_purges_do_not_run_at_once(alice):
 
 
 def test_a_clock_that_jumps_ahead_does_not_widen_the_window(alice, monkeypatch):
-    make_send(alice.organization, sender=alice.phone, external_id="kept",
-              requested_at=timezone.now() - dt.timedelta(days=300))  # fmt: skip
+    make_send(
+        alice.organization,
+        sender=alice.phone,
+        external_id="kept",
+        requested_at=timezone.now() - dt.timedelta(days=300),
+    )
     jumped = timezone.now() + dt.timedelta(days=100)
     monkeypatch.setattr(retention.timezone, "now", lambda: jumped)
     retention.purge_expired()  # the database's clock did not jump
@@ -139,10 +159,15 @@ def test_expired_files_go_and_fresh_ones_stay(alice):
 
         def export(name: str, **fields) -> Export:
             job = Export.objects.create(
-                organization=alice.organization, created_by=alice.user, kind="sends",
-                file_format="xlsx", state="done", filters={},
-                expires_at=timezone.now() + dt.timedelta(days=7), **fields,
-            )  # fmt: skip
+                organization=alice.organization,
+                created_by=alice.user,
+                kind="sends",
+                file_format="xlsx",
+                state="done",
+                filters={},
+                expires_at=timezone.now() + dt.timedelta(days=7),
+                **fields,
+            )
             job.file.save(f"{name}.xlsx", ContentFile(b"PK..."), save=True)
             return job
 
@@ -169,10 +194,19 @@ def test_the_list_marks_sends_about_to_go_and_offers_their_export(
 ):
     with at(MIDNIGHT + dt.timedelta(hours=10)):
         soon = MIDNIGHT - dt.timedelta(days=340)
-        make_send(alice.organization, sender=alice.phone, external_id="soon",
-                  requested_at=soon, outcomes=["success"] * 2)  # fmt: skip
-        make_send(alice.organization, sender=alice.phone, external_id="later",
-                  requested_at=MIDNIGHT - dt.timedelta(days=300))  # fmt: skip
+        make_send(
+            alice.organization,
+            sender=alice.phone,
+            external_id="soon",
+            requested_at=soon,
+            outcomes=["success"] * 2,
+        )
+        make_send(
+            alice.organization,
+            sender=alice.phone,
+            external_id="later",
+            requested_at=MIDNIGHT - dt.timedelta(days=300),
+        )
         html = alice.client.get("/results/").content.decode()
         assert "30일 안에 삭제될 발송:" in html and "<strong>1건</strong>" in html
         assert "2026-12-24 삭제 예정" in html  # requested 2025-12-23, + 366 days
@@ -193,11 +227,22 @@ def test_the_period_filter_stops_at_the_window(alice):
         assert alice.client.get("/results/?requested_from=2025-11-28").status_code == 200
 
 
-def test_the_beat_schedule_purges_at_four_in_korea():
-    entry = django_settings.CELERY_BEAT_SCHEDULE["purge-expired"]
-    assert entry["task"] == "sendon_results.tasks.purge_expired"
-    assert entry["schedule"] == crontab(hour=4, minute=0)
-    assert django_settings.CELERY_TIMEZONE == "Asia/Seoul"
+def test_beat_runs_the_purge_every_day_at_four_in_korea():
+    from sendon_results import tasks
+    from sendon_results.celery import app
+
+    entry = app.conf.beat_schedule["purge-expired"]
+    assert app.tasks[entry["task"]].run is tasks.purge_expired.run  # a task workers know
+    schedule = entry["schedule"]
+    schedule.app = app  # its time zone, as beat's
+    seoul = ZoneInfo("Asia/Seoul")
+    schedule.nowfun = lambda: dt.datetime(2026, 11, 28, 3, 59, tzinfo=seoul)
+    assert schedule.remaining_estimate(
+        dt.datetime(2026, 11, 27, 4, 0, tzinfo=seoul)
+    ) == dt.timedelta(minutes=1)
+    assert schedule.remaining_estimate(
+        dt.datetime(2026, 11, 28, 4, 0, tzinfo=seoul)
+    ) == dt.timedelta(days=1, minutes=1)
 
 
 def test_sends_past_their_day_are_shown_nowhere(alice, django_capture_on_commit_callbacks):
@@ -207,8 +252,12 @@ def test_sends_past_their_day_are_shown_nowhere(alice, django_capture_on_commit_
     with at(MIDNIGHT + dt.timedelta(hours=10)):
         # Requested 2025-11-27 (expired since midnight), 2025-11-28 00:00 (kept), recently.
         for name, age in {"overdue": 366, "last-day": 365, "recent": 3}.items():
-            make_send(alice.organization, sender=alice.phone, external_id=name,
-                      requested_at=MIDNIGHT - dt.timedelta(days=age))  # fmt: skip
+            make_send(
+                alice.organization,
+                sender=alice.phone,
+                external_id=name,
+                requested_at=MIDNIGHT - dt.timedelta(days=age),
+            )
 
         def listed(query: str = "") -> list[str]:
             response = alice.client.get(f"/results/?{query}")
@@ -220,8 +269,11 @@ def test_sends_past_their_day_are_shown_nowhere(alice, django_capture_on_commit_
         assert listed("requested_to=2025-11-28") == ["last-day"]
         html = alice.client.get("/results/").content.decode()
         assert "다음 정리 때 삭제" not in html
-        for query in ("requested_to=2025-11-27", "requested_from=2025-11-27",
-                      "requested_from=2025-11-01&requested_to=2025-11-10"):  # fmt: skip
+        for query in (
+            "requested_to=2025-11-27",
+            "requested_from=2025-11-27",
+            "requested_from=2025-11-01&requested_to=2025-11-10",
+        ):
             response = alice.client.get(f"/results/?{query}")
             assert response.status_code == 400, query
             assert "365일 동안만 보관됩니다. 2025-11-28 이후" in response.content.decode()
@@ -250,16 +302,24 @@ def test_an_export_that_runs_after_midnight_leaves_out_what_expired_meanwhile(
     with at(MIDNIGHT - dt.timedelta(minutes=1)):
         # Requested 2025-11-27, the oldest day kept until midnight, and 2025-11-28.
         for name, age in {"first-kept": 366, "next": 365}.items():
-            make_send(alice.organization, sender=alice.phone, external_id=name,
-                      requested_at=MIDNIGHT - dt.timedelta(days=age))  # fmt: skip
-        data = {"query": "requested_from=2025-11-27", "kind": "sends", "file_format": "xlsx",
-                "split": ""}  # fmt: skip
+            make_send(
+                alice.organization,
+                sender=alice.phone,
+                external_id=name,
+                requested_at=MIDNIGHT - dt.timedelta(days=age),
+            )
+        data = {
+            "query": "requested_from=2025-11-27",
+            "kind": "sends",
+            "file_format": "xlsx",
+            "split": "",
+        }
         with django_capture_on_commit_callbacks(execute=False):  # queued, not run yet
             assert alice.client.post("/exports/new/", data).status_code == 302
         export = Export.objects.get()
         assert export.filters == {"requested_from": ["2025-11-27"]}
     with at(MIDNIGHT + dt.timedelta(minutes=1)):
-        jobs.run_export(export.pk)
+        run_export(export.pk)
     export.refresh_from_db()
     assert export.state == "done" and export.row_count == 1, export.error
     with export.file.open("rb") as file:
@@ -271,12 +331,49 @@ def test_a_send_of_the_cutoff_day_morning_is_kept_between_expired_ones(alice):
     """The purge deletes id ranges; what lies inside a range but is not expired stays
     (a Korean morning is the previous day in UTC)."""
     with at(MIDNIGHT):
-        make_send(alice.organization, sender=alice.phone, external_id="old-1",
-                  requested_at=MIDNIGHT - dt.timedelta(days=400))  # fmt: skip
+        make_send(
+            alice.organization,
+            sender=alice.phone,
+            external_id="old-1",
+            requested_at=MIDNIGHT - dt.timedelta(days=400),
+        )
         morning = MIDNIGHT - dt.timedelta(days=365) + dt.timedelta(hours=8)
-        make_send(alice.organization, sender=alice.phone, external_id="morning",
-                  requested_at=morning)  # fmt: skip
-        make_send(alice.organization, sender=alice.phone, external_id="old-2",
-                  requested_at=MIDNIGHT - dt.timedelta(days=401))  # fmt: skip
+        make_send(
+            alice.organization, sender=alice.phone, external_id="morning", requested_at=morning
+        )
+        make_send(
+            alice.organization,
+            sender=alice.phone,
+            external_id="old-2",
+            requested_at=MIDNIGHT - dt.timedelta(days=401),
+        )
         retention.purge_expired()
     assert external_ids() == {"morning"}
+
+
+def test_a_statement_lives_as_long_as_the_records_it_sums_up(alice):
+    """Its file is not an export's: kept while its period's records are, not 7 days, and
+    the purge removes it the night the last of them goes."""
+    with at(MIDNIGHT - dt.timedelta(days=366, hours=-10)):  # 2025-11-27 10:00
+        make_send(alice.organization, sender=alice.phone, external_id="then")
+        day = timezone.localdate()
+        statement, _ = request_statement(
+            user=alice.user, organization=alice.organization, period_from=day, period_to=day
+        )
+        run_statement(statement.pk)
+    statement.refresh_from_db()
+    assert statement.state == Statement.State.DONE and statement.row_count == 1
+    path = statement.file.path
+    assert statement.expires_at == MIDNIGHT  # the day its send is deleted from
+    with at(MIDNIGHT - dt.timedelta(hours=20)):
+        alice.client.force_login(alice.user)  # a session of its own time
+        assert retention.purge_expired().files == 0
+        assert alice.client.get(f"/statements/{statement.pk}/download/").status_code == 200
+    with at(MIDNIGHT + dt.timedelta(hours=4)):
+        result = retention.purge_expired()
+        assert result.files == 1 and result.sends == 1
+        response = alice.client.get(f"/statements/{statement.pk}/download/")
+        assert response.status_code == 410
+    statement.refresh_from_db()
+    assert statement.state == Statement.State.EXPIRED and not statement.file
+    assert not os.path.exists(path)

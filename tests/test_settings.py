@@ -27,6 +27,7 @@ def test_database_url_forms():
         database_from_url("mysql://x@y/z")
 
 
+@pytest.mark.subprocess
 def test_secret_key_is_required_when_debug_is_off():
     env = {**os.environ, "DEBUG": "false", "SECRET_KEY": ""}
     result = subprocess.run(
@@ -49,10 +50,12 @@ def test_admin_pages_answer_for_staff(admin_client, alice):
         "/admin/sendon_results/organization/",
         "/admin/sendon_results/senderprofile/",
         "/admin/sendon_results/export/",
+        "/admin/sendon_results/statement/",
     ):
         assert admin_client.get(url).status_code == 200, url
 
 
+@pytest.mark.subprocess
 def test_production_settings_pass_the_deploy_check():
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
@@ -63,8 +66,11 @@ def test_production_settings_pass_the_deploy_check():
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        env=env, capture_output=True, text=True, cwd=BASE_DIR,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=BASE_DIR,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

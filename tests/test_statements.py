@@ -15,9 +15,12 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
-from sendon_results import jobs
-from sendon_results.models import Delivery, Export
+from sendon_results import tasks
+from sendon_results.exports.requests import request_export
+from sendon_results.models import Delivery, Statement
 from sendon_results.statements import codes, figures, render
+from sendon_results.statements.render import run_statement
+from sendon_results.statements.requests import request_statement
 from tests.factories import (
     MembershipFactory,
     SenderProfileFactory,
@@ -39,25 +42,57 @@ def _frozen():
 def october(alice, bob):
     """Every channel and outcome, a fallback, refunds; and sends outside the period."""
     at = dt.datetime(2026, 10, 5, 10, 0, tzinfo=KST)
-    make_send(alice.organization, sender=alice.phone, requested_at=at,
-              outcomes=["success", "success", "failure"])  # fmt: skip
-    make_send(alice.organization, sender=alice.phone, channel="lms", requested_at=at,
-              outcomes=["success", "failure"], body="=SUM(A1) 광고")  # fmt: skip
-    make_send(alice.organization, sender=alice.phone, channel="mms", requested_at=at,
-              outcomes=["sending"])  # fmt: skip
-    kakao = make_send(alice.organization, sender=alice.kakao, channel="alimtalk",
-                      requested_at=dt.datetime(2026, 10, 31, 23, 59, tzinfo=KST),
-                      outcomes=["success", "success", "failure"])  # fmt: skip
+    make_send(
+        alice.organization,
+        sender=alice.phone,
+        requested_at=at,
+        outcomes=["success", "success", "failure"],
+    )
+    make_send(
+        alice.organization,
+        sender=alice.phone,
+        channel="lms",
+        requested_at=at,
+        outcomes=["success", "failure"],
+        body="=SUM(A1) 광고",
+    )
+    make_send(
+        alice.organization, sender=alice.phone, channel="mms", requested_at=at, outcomes=["sending"]
+    )
+    kakao = make_send(
+        alice.organization,
+        sender=alice.kakao,
+        channel="alimtalk",
+        requested_at=dt.datetime(2026, 10, 31, 23, 59, tzinfo=KST),
+        outcomes=["success", "success", "failure"],
+    )
     fallback = kakao.deliveries.filter(status="success").first()
     fallback.final_channel, fallback.points_charged = "sms", Decimal("9.50")
     fallback.save()
-    make_send(alice.organization, sender=alice.kakao, channel="friendtalk", requested_at=at,
-              outcomes=["failure"])  # fmt: skip
+    make_send(
+        alice.organization,
+        sender=alice.kakao,
+        channel="friendtalk",
+        requested_at=at,
+        outcomes=["failure"],
+    )
     # A reservation not yet sent, and a cancelled one: neither a success nor a failure.
-    make_send(alice.organization, sender=alice.phone, requested_at=at, status="reserved",
-              outcomes=["waiting"] * 2, body="[예약] 내일 오전 발송")  # fmt: skip
-    make_send(alice.organization, sender=alice.phone, requested_at=at, status="cancelled",
-              outcomes=["cancelled"] * 3, body="[예약] 취소된 안내")  # fmt: skip
+    make_send(
+        alice.organization,
+        sender=alice.phone,
+        requested_at=at,
+        status="reserved",
+        outcomes=["waiting"] * 2,
+        body="[예약] 내일 오전 발송",
+    )
+    make_send(
+        alice.organization,
+        sender=alice.phone,
+        requested_at=at,
+        status="cancelled",
+        outcomes=["cancelled"] * 3,
+        body="[예약] 취소된 안내",
+    )
     # Outside: the day after, and another organization's in the period.
     november = dt.datetime(2026, 11, 1, 0, 0, tzinfo=KST)
     make_send(
@@ -66,18 +101,24 @@ def october(alice, bob):
     make_send(bob.organization, sender=bob.phone, requested_at=at, outcomes=["success"] * 11)
 
 
-def issue(account, capture, **fields) -> Export:
-    data = {"period_from": "2026-10-01", "period_to": "2026-10-31", "sender": "", "channel": "",
-            "appendix": "on", **fields}  # fmt: skip
+def issue(account, capture, **fields) -> Statement:
+    data = {
+        "period_from": "2026-10-01",
+        "period_to": "2026-10-31",
+        "sender": "",
+        "channel": "",
+        "appendix": "on",
+        **fields,
+    }
     with capture(execute=True):
         response = account.client.post("/statements/", data)
     assert response.status_code == 302, response.content.decode()[-3000:]
-    export = Export.objects.filter(created_by=account.user, kind="statement").latest("id")
-    assert export.state == Export.State.DONE, export.error
+    export = Statement.objects.filter(created_by=account.user).latest("id")
+    assert export.state == Statement.State.DONE, export.error
     return export
 
 
-def pdf_text(export: Export, tmp_path: Path) -> str:
+def pdf_text(export: Statement, tmp_path: Path) -> str:
     path = tmp_path / "statement.pdf"
     path.write_bytes(export.file.open("rb").read())
     return subprocess.run(
@@ -98,16 +139,20 @@ def test_totals_on_the_pdf_equal_the_database(
     db = period.aggregate(
         messages=Count("id"),
         **{outcome: Count("id", filter=Q(status=outcome)) for outcome in figures.OUTCOMES},
-        charged=Sum("points_charged"), refunded=Sum("points_refunded"),
-    )  # fmt: skip
+        charged=Sum("points_charged"),
+        refunded=Sum("points_refunded"),
+    )
     assert db["messages"] == 15 and db["waiting"] == 2 and db["cancelled"] == 3
     # Messages, then one column per outcome in Delivery.Status order, then points.
     assert figures.OUTCOMES == ("success", "failure", "sending", "waiting", "cancelled")
     total_line = next(line for line in text.splitlines() if line.strip().startswith("합계"))
     assert total_line.split()[1:] == [
-        str(db["messages"]), *(str(db[outcome]) for outcome in figures.OUTCOMES),
-        "135.50", "63.00", "72.50",
-    ]  # fmt: skip
+        str(db["messages"]),
+        *(str(db[outcome]) for outcome in figures.OUTCOMES),
+        "135.50",
+        "63.00",
+        "72.50",
+    ]
     assert db["charged"] == Decimal("135.50") and db["refunded"] == Decimal("63")
     header = next(line for line in text.splitlines() if "발송중" in line and "대기" in line)
     outcomes = ["성공", "실패", "발송중", "대기", "취소"]
@@ -135,8 +180,10 @@ def test_the_bundled_font_is_embedded_and_page_one_has_korean_glyphs(
     lines = [line for line in fonts.stdout.splitlines() if "Nanum-Gothic-Statement" in line]
     assert len(lines) == 2 and all(" yes yes yes " in line for line in lines)  # emb sub uni
     # Page 1 as an image: the title 발송내역서 must be drawn with ink, not left blank.
-    subprocess.run(["pdftoppm", "-r", "50", "-gray", "-f", "1", "-l", "1", str(path),
-                    str(tmp_path / "page")], check=True)  # fmt: skip
+    subprocess.run(
+        ["pdftoppm", "-r", "50", "-gray", "-f", "1", "-l", "1", str(path), str(tmp_path / "page")],
+        check=True,
+    )
     image = next(tmp_path.glob("page*.pgm")).read_bytes()
     pixels = image.split(b"\n", 3)[3]
     dark = sum(1 for value in pixels if value < 128)
@@ -145,8 +192,8 @@ def test_the_bundled_font_is_embedded_and_page_one_has_korean_glyphs(
 
 def test_a_redownload_is_byte_identical(alice, october, django_capture_on_commit_callbacks):
     export = issue(alice, django_capture_on_commit_callbacks)
-    first = b"".join(alice.client.get(f"/exports/{export.pk}/download/").streaming_content)
-    second = b"".join(alice.client.get(f"/exports/{export.pk}/download/").streaming_content)
+    first = b"".join(alice.client.get(f"/statements/{export.pk}/download/").streaming_content)
+    second = b"".join(alice.client.get(f"/statements/{export.pk}/download/").streaming_content)
     assert first == second and first.startswith(b"%PDF")
 
 
@@ -227,8 +274,9 @@ def test_an_empty_period_is_still_a_statement(alice, tmp_path, django_capture_on
 def test_sender_and_channel_narrow_the_statement(
     alice, october, django_capture_on_commit_callbacks
 ):
-    export = issue(alice, django_capture_on_commit_callbacks, sender=alice.kakao.pk,
-                   channel="alimtalk")  # fmt: skip
+    export = issue(
+        alice, django_capture_on_commit_callbacks, sender=alice.kakao.pk, channel="alimtalk"
+    )
     assert export.figures["total"]["messages"] == 3
     assert export.figures["channels"] == ["알림톡"]
 
@@ -249,14 +297,22 @@ def test_bad_periods_are_refused_on_the_form(alice, period_from, period_to, mess
     )
     assert response.status_code == 400
     assert message in response.content.decode()
-    assert not Export.objects.exists()
+    assert not Statement.objects.exists()
 
 
 def test_another_organizations_statement_is_404(
     alice, bob, october, django_capture_on_commit_callbacks
 ):
     export = issue(alice, django_capture_on_commit_callbacks)
-    assert bob.client.get(f"/exports/{export.pk}/download/").status_code == 404
+    Statement.objects.filter(pk=export.pk).update(state=Statement.State.FAILED)
+    for url in (
+        f"/statements/{export.pk}/download/",
+        f"/statements/{export.pk}/row/",
+        f"/exports/{export.pk}/download/",
+    ):
+        assert bob.client.get(url).status_code == 404, url
+    assert bob.client.post(f"/statements/{export.pk}/retry/").status_code == 404
+    assert Statement.objects.get(pk=export.pk).state == Statement.State.FAILED
     assert export.number not in bob.client.get("/statements/").content.decode()
     data = {"period_from": "2026-10-01", "period_to": "2026-10-31", "sender": alice.phone.pk}
     response = bob.client.post("/statements/", data)
@@ -273,8 +329,8 @@ def test_a_failed_render_ends_failed_without_a_file(
     data = {"period_from": "2026-10-01", "period_to": "2026-10-31"}
     with django_capture_on_commit_callbacks(execute=True):
         alice.client.post("/statements/", data)
-    export = Export.objects.get(kind="statement")
-    assert export.state == Export.State.FAILED and not export.file
+    export = Statement.objects.get()
+    assert export.state == Statement.State.FAILED and not export.file
     assert "예상하지 못한 오류" in export.error
     assert "다시 시도" in alice.client.get("/statements/").content.decode()
 
@@ -289,7 +345,7 @@ def test_a_summary_only_statement_lists_no_sends(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         alice.client.post("/statements/", {"period_from": "2026-10-01", "period_to": "2026-10-31"})
-    export = Export.objects.get(kind="statement")
+    export = Statement.objects.get()
     text = pdf_text(export, tmp_path)
     assert export.figures["appendix"] == [] and "=SUM(A1)" not in text
     assert "발송을 하나씩 싣지 않았습니다" in text
@@ -297,11 +353,15 @@ def test_a_summary_only_statement_lists_no_sends(
 
 # Printing: emoji, points, senders, the daily total, the requester.
 
-BUNDLED_FONTS = {"Nanum-Gothic-Statement", "Nanum-Gothic-Statement-Bold", "Noto-Emoji-Statement",
-                 "Noto-Symbols-Statement"}  # fmt: skip
+BUNDLED_FONTS = {
+    "Nanum-Gothic-Statement",
+    "Nanum-Gothic-Statement-Bold",
+    "Noto-Emoji-Statement",
+    "Noto-Symbols-Statement",
+}
 
 
-def pdf_fonts(export: Export, tmp_path: Path) -> list[tuple[str, str]]:
+def pdf_fonts(export: Statement, tmp_path: Path) -> list[tuple[str, str]]:
     """(font name without its subset tag, "emb sub uni" flags) of each font in the PDF."""
     path = tmp_path / "fonts.pdf"
     path.write_bytes(export.file.open("rb").read())
@@ -314,8 +374,12 @@ def test_emoji_and_symbols_print_from_the_bundled_fonts(
     alice, tmp_path, caplog, django_capture_on_commit_callbacks
 ):
     body = "🎉 가을 세일 😀 최대 50% ❤️ ✓ ➜ 👍🏻\u200b ไทย 끝\n둘째 줄"
-    make_send(alice.organization, sender=alice.phone, body=body,
-              requested_at=dt.datetime(2026, 10, 7, 9, 30, tzinfo=KST))  # fmt: skip
+    make_send(
+        alice.organization,
+        sender=alice.phone,
+        body=body,
+        requested_at=dt.datetime(2026, 10, 7, 9, 30, tzinfo=KST),
+    )
     with caplog.at_level("WARNING", logger="weasyprint"):
         export = issue(alice, django_capture_on_commit_callbacks)
     assert not [r for r in caplog.records if "notdef" in r.getMessage()]  # no empty boxes
@@ -340,10 +404,9 @@ def test_points_print_with_two_decimals_and_their_unit(
     make_send(alice.organization, sender=alice.phone, requested_at=at).deliveries.update(
         points_charged=Decimal("9840")
     )
-    make_send(alice.organization, sender=alice.phone, channel="lms", requested_at=at,
-              outcomes=["failure"]).deliveries.update(
-        points_charged=Decimal("8890.77"), points_refunded=Decimal("8890.77")
-    )  # fmt: skip
+    make_send(
+        alice.organization, sender=alice.phone, channel="lms", requested_at=at, outcomes=["failure"]
+    ).deliveries.update(points_charged=Decimal("8890.77"), points_refunded=Decimal("8890.77"))
     export = issue(alice, django_capture_on_commit_callbacks)
     lines = pdf_text(export, tmp_path).splitlines()
     sms = next(line for line in lines if line.strip().startswith("SMS "))
@@ -359,14 +422,26 @@ def test_points_print_with_two_decimals_and_their_unit(
 
 
 def test_a_sender_is_printed_on_one_line(alice, tmp_path, django_capture_on_commit_callbacks):
-    center = SenderProfileFactory(organization=alice.organization, value="0212345678",
-                                  label="고객센터")  # fmt: skip
-    make_send(alice.organization, sender=center, body="[한빛커머스] 상품이 발송되었습니다.",
-              requested_at=dt.datetime(2026, 10, 7, 9, 30, tzinfo=KST))  # fmt: skip
-    night = SenderProfileFactory(organization=alice.organization, value="0317654321",
-                                 label="병원 대표번호 야간 응급 상담 전용 회선")  # fmt: skip
-    make_send(alice.organization, sender=night, body="[푸른치과] 내일 예약 안내",
-              requested_at=dt.datetime(2026, 10, 7, 9, 31, tzinfo=KST))  # fmt: skip
+    center = SenderProfileFactory(
+        organization=alice.organization, value="0212345678", label="고객센터"
+    )
+    make_send(
+        alice.organization,
+        sender=center,
+        body="[한빛커머스] 상품이 발송되었습니다.",
+        requested_at=dt.datetime(2026, 10, 7, 9, 30, tzinfo=KST),
+    )
+    night = SenderProfileFactory(
+        organization=alice.organization,
+        value="0317654321",
+        label="병원 대표번호 야간 응급 상담 전용 회선",
+    )
+    make_send(
+        alice.organization,
+        sender=night,
+        body="[푸른치과] 내일 예약 안내",
+        requested_at=dt.datetime(2026, 10, 7, 9, 31, tzinfo=KST),
+    )
     text = pdf_text(issue(alice, django_capture_on_commit_callbacks), tmp_path)
     assert "02-1234-5678 (고객센터)" in text
     assert not [line for line in text.splitlines() if line.strip() in ("터)", "(고객센터)")]
@@ -407,8 +482,13 @@ def test_a_name_is_written_as_its_language_writes_it(db):
 
 
 def test_verification_shows_the_scope(alice, october, client, django_capture_on_commit_callbacks):
-    narrow = issue(alice, django_capture_on_commit_callbacks, sender=alice.kakao.pk,
-                   channel="alimtalk", appendix="")  # fmt: skip
+    narrow = issue(
+        alice,
+        django_capture_on_commit_callbacks,
+        sender=alice.kakao.pk,
+        channel="alimtalk",
+        appendix="",
+    )
     html = client.get(f"/statements/verify/{narrow.verification_code}/").content.decode()
     scope = html[html.index("범위") : html.index("SHA-256")]
     assert "@alice-org" in scope and "알림톡" in scope and "싣지 않음" in scope
@@ -444,7 +524,7 @@ def test_crockford_look_alikes_are_read_as_the_digits(
     alice, october, client, django_capture_on_commit_callbacks
 ):
     export = issue(alice, django_capture_on_commit_callbacks)
-    Export.objects.filter(pk=export.pk).update(verification_code="7K3F0QHW1M4X")
+    Statement.objects.filter(pk=export.pk).update(verification_code="7K3F0QHW1M4X")
     for typed in ("7k3f-oqhw-lm4x", "7K3F OQHW IM4X", "7k3f0qhw1m4x", "7K3F-0QHW-1M4X"):
         response = client.get(f"/statements/verify/{typed}/")
         assert response.status_code == 200, typed
@@ -466,13 +546,20 @@ def test_statements_are_numbered_per_organization_and_month(
 ):
     first = issue(alice, django_capture_on_commit_callbacks)
     # An Excel export in between takes no statement number.
-    jobs.request_export(user=alice.user, organization=alice.organization, kind="sends",
-                           file_format="xlsx", filters={})  # fmt: skip
+    request_export(
+        user=alice.user,
+        organization=alice.organization,
+        kind="sends",
+        file_format="xlsx",
+        filters={},
+    )
     second = issue(alice, django_capture_on_commit_callbacks, period_from="2026-10-02")
     theirs = issue(bob, django_capture_on_commit_callbacks)
     assert [first.number, second.number, theirs.number] == [
-        "ST-2026-11-0001", "ST-2026-11-0002", "ST-2026-11-0001",
-    ]  # fmt: skip
+        "ST-2026-11-0001",
+        "ST-2026-11-0002",
+        "ST-2026-11-0001",
+    ]
     assert first.file_name == "ST-2026-11-0001_2026-10-01_2026-10-31.pdf"
     with time_machine.travel(dt.datetime(2026, 12, 1, 0, 5, tzinfo=KST), tick=False):
         december = issue(alice, django_capture_on_commit_callbacks)
@@ -491,21 +578,28 @@ def test_a_retried_statement_keeps_its_number(
             alice.client.post(
                 "/statements/", {"period_from": "2026-10-01", "period_to": "2026-10-31"}
             )
-    failed = Export.objects.get(kind="statement")
-    assert failed.state == Export.State.FAILED and failed.number == "ST-2026-11-0001"
+    failed = Statement.objects.get()
+    assert failed.state == Statement.State.FAILED and failed.number == "ST-2026-11-0001"
     with django_capture_on_commit_callbacks(execute=True):
-        alice.client.post(f"/exports/{failed.pk}/retry/")
+        response = alice.client.post(f"/statements/{failed.pk}/retry/")
+    assert response.status_code == 302 and response["Location"] == "/statements/"
     failed.refresh_from_db()
-    assert failed.state == Export.State.DONE and failed.number == "ST-2026-11-0001"
+    assert failed.state == Statement.State.DONE and failed.number == "ST-2026-11-0001"
     assert issue(alice, django_capture_on_commit_callbacks, period_from="2026-10-02").number == (
         "ST-2026-11-0002"
     )
 
 
 def test_numbers_of_the_older_form_are_followed_not_repeated(alice):
-    Export.objects.create(organization=alice.organization, created_by=alice.user,
-                          kind="statement", file_format="pdf", filters={},
-                          number="ST-2026-11-000004", expires_at=NOW)  # fmt: skip
+    Statement.objects.create(
+        organization=alice.organization,
+        created_by=alice.user,
+        period_from=dt.date(2026, 10, 1),
+        period_to=dt.date(2026, 10, 31),
+        number="ST-2026-11-000004",
+        verification_code="A" * 12,
+        expires_at=NOW,
+    )
     with transaction.atomic():
         assert codes.next_statement_number(alice.organization, NOW) == "ST-2026-11-0005"
 
@@ -517,14 +611,12 @@ def test_two_statements_asked_at_once_get_consecutive_numbers(alice):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite lets one transaction write at a time")
     carol = MembershipFactory(organization=alice.organization).user
-    filters = {"from": ["2026-10-01"], "to": ["2026-10-31"]}
+    period = {"period_from": dt.date(2026, 10, 1), "period_to": dt.date(2026, 10, 31)}
     numbers: dict[str, str] = {}
 
     def ask(user, name: str) -> None:
         try:
-            export, _ = jobs.request_export(user=user, organization=alice.organization,
-                                               kind="statement", file_format="pdf",
-                                               filters=filters)  # fmt: skip
+            export, _ = request_statement(user=user, organization=alice.organization, **period)
             numbers[name] = export.number
         except Exception as error:  # reported by the assertion below
             numbers[name] = repr(error)
@@ -532,12 +624,100 @@ def test_two_statements_asked_at_once_get_consecutive_numbers(alice):
             connection.close()
 
     with transaction.atomic():
-        first, _ = jobs.request_export(user=alice.user, organization=alice.organization,
-                                          kind="statement", file_format="pdf",
-                                          filters=filters)  # fmt: skip
+        first, _ = request_statement(user=alice.user, organization=alice.organization, **period)
         other = threading.Thread(target=ask, args=(carol, "carol"))
         other.start()
         other.join(timeout=1)
         assert other.is_alive()  # waiting for the organization's row
     other.join(timeout=30)
     assert [first.number, numbers["carol"]] == ["ST-2026-11-0001", "ST-2026-11-0002"]
+
+
+# The list, its rows and links.
+
+
+def waiting_statement(account, **scope) -> Statement:
+    """A statement asked for and not made yet (run it with run_statement)."""
+    period = {"period_from": dt.date(2026, 10, 1), "period_to": dt.date(2026, 10, 31)}
+    statement, _ = request_statement(
+        user=account.user, organization=account.organization, **{**period, **scope}
+    )
+    return statement
+
+
+def test_the_statements_page_query_count_does_not_grow_with_rows(
+    alice, october, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """Each row names its sender and channel without a query of its own, and a GET writes
+    nothing."""
+    issue(alice, django_capture_on_commit_callbacks, sender=alice.kakao.pk, channel="alimtalk")
+    # session, user, membership with its organization, the statements with their senders,
+    # the form's sender choices
+    with django_assert_num_queries(5):
+        alice.client.get("/statements/")
+    for day in range(2, 22):
+        sender = (alice.phone, alice.kakao, None)[day % 3]
+        waiting_statement(alice, period_from=dt.date(2026, 10, day), sender=sender)
+    with django_assert_num_queries(5) as captured:
+        html = alice.client.get("/statements/").content.decode()
+    writes = ("INSERT", "UPDATE", "DELETE")
+    assert not [query for query in captured.captured_queries if query["sql"].startswith(writes)]
+    assert html.count('<tr id="statement-') == 21
+    assert f'<div class="sub">{alice.kakao} · 알림톡</div>' in html
+    assert f'<div class="sub">{alice.phone}</div>' in html
+
+
+def test_a_statement_being_made_polls_its_own_row_less_often_as_it_goes(alice, october):
+    statement = waiting_statement(alice)
+    row = f"/statements/{statement.pk}/row/"
+    html = alice.client.get("/statements/").content.decode()
+    assert f'hx-get="{row}" hx-trigger="every 1s"' in html
+    assert 'hx-get="/statements/"' not in html  # not the whole page, every second
+    with time_machine.travel(NOW + dt.timedelta(seconds=30), tick=False):
+        assert 'hx-trigger="every 2s"' in alice.client.get(row).content.decode()
+    with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
+        fragment = alice.client.get(row).content.decode()
+    assert fragment.lstrip().startswith(f'<tr id="statement-{statement.pk}"')
+    assert 'hx-trigger="every 5s"' in fragment and "<html" not in fragment
+    run_statement(statement.pk)
+    fragment = alice.client.get(row).content.decode()
+    assert "hx-get" not in fragment and f"/statements/{statement.pk}/download/" in fragment
+
+
+def test_a_double_click_issues_one_statement(alice, october, django_capture_on_commit_callbacks):
+    first = issue(alice, django_capture_on_commit_callbacks)
+    second = issue(alice, django_capture_on_commit_callbacks)
+    assert first.pk == second.pk and Statement.objects.count() == 1
+    other = issue(alice, django_capture_on_commit_callbacks, channel="sms")
+    assert other.number == "ST-2026-11-0002"
+
+
+def test_a_download_link_from_when_statements_were_exports_still_works(
+    alice, october, django_capture_on_commit_callbacks
+):
+    statement = issue(alice, django_capture_on_commit_callbacks)
+    response = alice.client.get(f"/exports/{statement.pk}/download/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/statements/{statement.pk}/download/"
+
+
+def test_an_expired_statement_says_so(alice, october, django_capture_on_commit_callbacks):
+    statement = issue(alice, django_capture_on_commit_callbacks)
+    Statement.objects.filter(pk=statement.pk).update(expires_at=NOW - dt.timedelta(minutes=1))
+    response = alice.client.get(f"/statements/{statement.pk}/download/")
+    assert response.status_code == 410
+    html = response.content.decode()
+    assert "이 파일은 만료되었습니다" in html and statement.number in html
+
+
+def test_a_dead_workers_statements_are_queued_again_and_stuck_ones_fail(alice, october, settings):
+    held, stuck = waiting_statement(alice), waiting_statement(alice, channel="sms")
+    Statement.objects.filter(pk=held.pk).update(state="running", worker="celery@a")
+    long_ago = NOW - dt.timedelta(seconds=settings.EXPORT_TIME_LIMIT + 601)
+    Statement.objects.filter(pk=stuck.pk).update(state="running", started_at=long_ago)
+    assert tasks.requeue_orphans("celery@a") == 1  # the task runs eagerly here
+    held.refresh_from_db()
+    assert held.state == Statement.State.DONE and held.file
+    assert tasks.fail_stuck_jobs.delay().get() == 1
+    stuck.refresh_from_db()
+    assert stuck.state == Statement.State.FAILED and stuck.error

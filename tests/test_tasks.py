@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import subprocess
@@ -9,14 +10,15 @@ from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from sendon_results import tasks
 from sendon_results.celery import app
-from sendon_results.models import Export
+from sendon_results.models import Export, Statement
 from tests.factories import make_send
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def database_url() -> str:
@@ -25,9 +27,9 @@ def database_url() -> str:
     return f"postgres://{quote(db['USER'])}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def test_a_real_worker_builds_the_export_through_redis(alice, settings):
-    """The production path: the view queues through Redis, a Celery worker process builds
-    the file in the same PostgreSQL database and storage."""
+def test_a_real_worker_builds_the_export_and_the_statement_through_redis(alice, settings):
+    """The production path: the views queue through Redis, a Celery worker process builds
+    the files in the same PostgreSQL database and storage."""
     if connection.vendor != "postgresql":
         pytest.skip("the worker shares the test database: runs in the PostgreSQL pass of .ci/run")
     broker = os.environ.get("CELERY_BROKER_URL")
@@ -46,10 +48,23 @@ def test_a_real_worker_builds_the_export_through_redis(alice, settings):
         "CELERY_BROKER_URL": broker,
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "sendon_results", "worker", "--pool=solo",
-         "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "sendon_results",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         response = alice.client.post(
             "/exports/new/",
@@ -57,15 +72,24 @@ def test_a_real_worker_builds_the_export_through_redis(alice, settings):
         )
         assert response.status_code == 302
         export = Export.objects.get(created_by=alice.user)
+        today = timezone.localdate()  # the sends were made an hour ago: today or yesterday
+        period = {"period_from": today - dt.timedelta(days=1), "period_to": today}
+        response = alice.client.post("/statements/", period)
+        assert response.status_code == 302
+        statement = Statement.objects.get(created_by=alice.user)
         deadline = time.monotonic() + 90
-        while export.is_active and time.monotonic() < deadline:
+        while (export.is_active or statement.is_active) and time.monotonic() < deadline:
             time.sleep(0.5)
             export.refresh_from_db()
+            statement.refresh_from_db()
     finally:
         worker.terminate()
         output = worker.communicate(timeout=30)[0]
     assert export.state == Export.State.DONE, (export.state, export.error, output[-3000:])
     assert f"Task {tasks.run_export.name}" in output and "succeeded" in output
+    assert statement.state == Statement.State.DONE, (statement.error, output[-3000:])
+    assert f"Task {tasks.run_statement.name}" in output
+    assert statement.row_count == 6 and statement.file.open("rb").read(5) == b"%PDF-"
     with export.file.open("rb") as file:
         sheet = load_workbook(io.BytesIO(file.read())).active
     assert sheet.max_row - 1 == export.row_count == 6

@@ -4,10 +4,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
-View = Callable[..., HttpResponse]
+from .request import OrgRequest
+
+View = Callable[..., HttpResponseBase]
 
 
 def organization_required(view: View) -> View:
@@ -15,7 +18,7 @@ def organization_required(view: View) -> View:
     answer everywhere, a page saying so (403)."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: OrgRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.organization is None:
             return render(request, "accounts/no_organization.html", status=403)
         return view(request, *args, **kwargs)
@@ -29,7 +32,7 @@ def owner_required(view: View) -> View:
 
     @organization_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: OrgRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.is_owner:
             raise Http404("not an owner")
         return view(request, *args, **kwargs)

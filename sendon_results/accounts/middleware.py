@@ -5,6 +5,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from ..models import Membership
+from .request import OrgRequest
 
 SESSION_KEY = "organization_id"
 
@@ -20,14 +21,14 @@ class OrganizationMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: OrgRequest) -> HttpResponse:
         request.organizations = []
         request.organization = None
         request.is_owner = False
         return self.get_response(request)
 
     def process_view(
-        self, request: HttpRequest, view_func: Callable[..., HttpResponse], *args: object
+        self, request: OrgRequest, view_func: Callable[..., HttpResponse], *args: object
     ) -> None:
         if getattr(view_func, "login_required", True) and request.user.is_authenticated:
             memberships = list(

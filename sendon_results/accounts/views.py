@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,10 +17,11 @@ from ..models import ApiKey
 from .decorators import owner_required
 from .forms import ApiKeyForm
 from .middleware import SESSION_KEY
+from .request import MemberRequest, OrgRequest
 
 
 @require_POST
-def switch_organization(request: HttpRequest) -> HttpResponse:
+def switch_organization(request: OrgRequest) -> HttpResponse:
     chosen = request.POST.get("organization", "")
     organization = next((o for o in request.organizations if str(o.pk) == chosen), None)
     if organization is None:
@@ -38,7 +39,7 @@ switch_language = login_not_required(set_language)
 
 
 @owner_required
-def api_keys(request: HttpRequest) -> HttpResponse:
+def api_keys(request: MemberRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
@@ -54,7 +55,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @owner_required
-def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def api_key_revoke(request: MemberRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, pk=pk, organization=request.organization)
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     messages.success(request, _("The key %(name)s is revoked.") % {"name": key.name})

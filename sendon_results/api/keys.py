@@ -20,9 +20,12 @@ def create_key(*, organization: Organization, name: str, user: Any) -> tuple[Api
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
-        organization=organization, name=name, prefix=prefix, created_by=user,
+        organization=organization,
+        name=name,
+        prefix=prefix,
+        created_by=user,
         secret_hash=hashlib.sha256(secret.encode()).hexdigest(),
-    )  # fmt: skip
+    )
     return key, f"sr_{prefix}_{secret}"
 
 

@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from .. import jobs
 from ..dates import day_start
 from ..models import Export
 from .columns import CHANNEL, SOURCE
@@ -21,9 +22,7 @@ def write_export(path: Path, export: Export) -> int:
     Export.objects.filter(pk=export.pk).update(total_rows=rows.total)
 
     def report(written: int) -> None:
-        Export.objects.filter(
-            pk=export.pk, state=Export.State.RUNNING, attempt=export.attempt
-        ).update(progress=min(99, written * 100 // max(rows.total, 1)))
+        jobs.report_progress(export, written * 100 // max(rows.total, 1))
 
     if export.file_format == Export.Format.CSV and connection.vendor == "postgresql":
         count = copy_csv(path, rows)

@@ -62,11 +62,27 @@ SEND_COLUMNS = [
     Column(_("Platform id"), 24),
 ]
 SEND_FIELDS = [
-    "requested_at", "scheduled_at", "channel", "source", "sender__kind", "sender__value",
-    "sender__label", "title", "body", "status", "recipient_count", "success_count",
-    "failure_count", "sending_count", "waiting_count", "cancelled_count", "points_charged",
-    "points_refunded", "fallback", "external_id",
-]  # fmt: skip
+    "requested_at",
+    "scheduled_at",
+    "channel",
+    "source",
+    "sender__kind",
+    "sender__value",
+    "sender__label",
+    "title",
+    "body",
+    "status",
+    "recipient_count",
+    "success_count",
+    "failure_count",
+    "sending_count",
+    "waiting_count",
+    "cancelled_count",
+    "points_charged",
+    "points_refunded",
+    "fallback",
+    "external_id",
+]
 DELIVERY_COLUMNS = [
     Column(_("Requested at"), 18, kind="date"),
     CHANNEL,
@@ -85,12 +101,24 @@ DELIVERY_COLUMNS = [
     Column(_("Points refunded"), 11, kind="number"),
 ]
 DELIVERY_FIELDS = [
-    "send_request__requested_at", "send_request__channel", "send_request__source",
-    "send_request__sender__kind", "send_request__sender__value", "send_request__sender__label",
-    "send_request__body", "recipient", "recipient_name", "status", "result_code",
-    "result_message", "final_channel", "carrier", "completed_at", "points_charged",
+    "send_request__requested_at",
+    "send_request__channel",
+    "send_request__source",
+    "send_request__sender__kind",
+    "send_request__sender__value",
+    "send_request__sender__label",
+    "send_request__body",
+    "recipient",
+    "recipient_name",
+    "status",
+    "result_code",
+    "result_message",
+    "final_channel",
+    "carrier",
+    "completed_at",
+    "points_charged",
     "points_refunded",
-]  # fmt: skip
+]
 # The same, read in two parts: the send's columns, then the recipient's.
 SEND_PART = [f.removeprefix("send_request__") for f in DELIVERY_FIELDS[:7]]
 DELIVERY_PART = DELIVERY_FIELDS[7:]
@@ -111,41 +139,113 @@ class Cells:
         self.results: dict[tuple[str, str, str], str] = {}
 
     def send(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        (requested_at, scheduled_at, channel, source, kind, value, label, title, body, status,
-         recipients, success, failure, sending, waiting, cancelled, charged, refunded, fallback,
-         external_id) = row  # fmt: skip
+        (
+            requested_at,
+            scheduled_at,
+            channel,
+            source,
+            kind,
+            value,
+            label,
+            title,
+            body,
+            status,
+            recipients,
+            success,
+            failure,
+            sending,
+            waiting,
+            cancelled,
+            charged,
+            refunded,
+            fallback,
+            external_id,
+        ) = row
         return (
-            self.time(requested_at), self.time(scheduled_at), self.channel[channel],
-            self.source[source], self.sender(kind, value, label), title, body,
-            self.status[status], recipients, success, failure, sending, waiting, cancelled,
-            charged, refunded, self.on if fallback else self.off, external_id,
-        )  # fmt: skip
+            self.time(requested_at),
+            self.time(scheduled_at),
+            self.channel[channel],
+            self.source[source],
+            self.sender(kind, value, label),
+            title,
+            body,
+            self.status[status],
+            recipients,
+            success,
+            failure,
+            sending,
+            waiting,
+            cancelled,
+            charged,
+            refunded,
+            self.on if fallback else self.off,
+            external_id,
+        )
 
     def delivery(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        (requested_at, channel, source, kind, value, label, body, recipient, recipient_name,
-         outcome, code, message, final_channel, carrier, completed_at, charged,
-         refunded) = row  # fmt: skip
-        return (
-            self.time(requested_at), self.channel[channel], self.source[source],
-            self.sender(kind, value, label), body, format_phone(recipient), recipient_name,
-            self.outcome[outcome], code, self.result(code, final_channel, message),
-            self.channel[final_channel], carrier, self.time(completed_at), charged,
+        (
+            requested_at,
+            channel,
+            source,
+            kind,
+            value,
+            label,
+            body,
+            recipient,
+            recipient_name,
+            outcome,
+            code,
+            message,
+            final_channel,
+            carrier,
+            completed_at,
+            charged,
             refunded,
-        )  # fmt: skip
+        ) = row
+        return (
+            self.time(requested_at),
+            self.channel[channel],
+            self.source[source],
+            self.sender(kind, value, label),
+            body,
+            format_phone(recipient),
+            recipient_name,
+            self.outcome[outcome],
+            code,
+            self.result(code, final_channel, message),
+            self.channel[final_channel],
+            carrier,
+            self.time(completed_at),
+            charged,
+            refunded,
+        )
 
     def send_sql(self, organization: Organization) -> list[Any]:
         """`send` as SQL expressions (PostgreSQL), column for column."""
         return [
-            wall_clock_sql("requested_at"), wall_clock_sql("scheduled_at"),
-            label_sql("channel", self.channel), label_sql("source", self.source),
-            self.sender_sql("sender_id", organization), safe_text_sql("title"),
-            safe_text_sql("body"), label_sql("status", self.status), F("recipient_count"),
-            F("success_count"), F("failure_count"), F("sending_count"), F("waiting_count"),
-            F("cancelled_count"), F("points_charged"), F("points_refunded"),
-            Case(When(fallback=True, then=Value(self.on)), default=Value(self.off),
-                 output_field=Text()),
+            wall_clock_sql("requested_at"),
+            wall_clock_sql("scheduled_at"),
+            label_sql("channel", self.channel),
+            label_sql("source", self.source),
+            self.sender_sql("sender_id", organization),
+            safe_text_sql("title"),
+            safe_text_sql("body"),
+            label_sql("status", self.status),
+            F("recipient_count"),
+            F("success_count"),
+            F("failure_count"),
+            F("sending_count"),
+            F("waiting_count"),
+            F("cancelled_count"),
+            F("points_charged"),
+            F("points_refunded"),
+            Case(
+                When(fallback=True, then=Value(self.on)),
+                default=Value(self.off),
+                output_field=Text(),
+            ),
             safe_text_sql("external_id"),
-        ]  # fmt: skip
+        ]
 
     def delivery_sql(self, organization: Organization) -> list[Any]:
         """`delivery` as SQL expressions (PostgreSQL), column for column."""
@@ -154,22 +254,29 @@ class Cells:
             label_sql("send_request__channel", self.channel),
             label_sql("send_request__source", self.source),
             self.sender_sql("send_request__sender_id", organization),
-            safe_text_sql("send_request__body"), format_phone_sql("recipient"),
-            safe_text_sql("recipient_name"), label_sql("status", self.outcome),
-            safe_text_sql("result_code"), self.result_sql(),
+            safe_text_sql("send_request__body"),
+            format_phone_sql("recipient"),
+            safe_text_sql("recipient_name"),
+            label_sql("status", self.outcome),
+            safe_text_sql("result_code"),
+            self.result_sql(),
             label_sql("final_channel", self.channel),
-            safe_text_sql("carrier"), wall_clock_sql("completed_at"), F("points_charged"),
+            safe_text_sql("carrier"),
+            wall_clock_sql("completed_at"),
+            F("points_charged"),
             F("points_refunded"),
-        ]  # fmt: skip
+        ]
 
     def sender_sql(self, field: str, organization: Organization) -> Case:
         profiles = SenderProfile.objects.filter(organization=organization)
         return Case(
-            *[When(**{field: p.pk}, then=Value(safe_text(self.sender(p.kind, p.value, p.label))))
-              for p in profiles],
+            *[
+                When(**{field: p.pk}, then=Value(safe_text(self.sender(p.kind, p.value, p.label))))
+                for p in profiles
+            ],
             default=Value(""),
             output_field=Text(),
-        )  # fmt: skip
+        )
 
     def result_sql(self) -> Case:
         kakao = [Channel.ALIMTALK, Channel.FRIENDTALK]

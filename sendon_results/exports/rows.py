@@ -58,28 +58,39 @@ def export_rows(export: Export) -> Rows:
     if not filterset.is_valid():
         raise ValueError(
             gettext("The saved filter is not valid any more: %(errors)s")
-            % {"errors": filterset.errors.as_text()}
+            % {"errors": filterset.form.errors.as_text()}
         )
     sends = filterset.qs
     newest_first = not filterset.oldest_first
     cells = Cells()
     span = _span(sends, filterset.outcomes)
+    first_day, last_day = span["days"]
     if export.kind == Export.Kind.SENDS:
         ordered = sends.order_by(*_ordering("", newest_first))
         values = ordered.values_list(*SEND_FIELDS).iterator(chunk_size=ITERATOR_CHUNK)
         return Rows(
-            SEND_COLUMNS, span["sends"], map(cells.send, values), *span["days"],
-            queryset=ordered, sql_cells=cells.send_sql(export.organization),
-        )  # fmt: skip
+            SEND_COLUMNS,
+            span["sends"],
+            map(cells.send, values),
+            first_day,
+            last_day,
+            queryset=ordered,
+            sql_cells=cells.send_sql(export.organization),
+        )
     deliveries = _deliveries_of(export, sends, filterset)
     # The sends' counts cannot tell how many of their messages went to given numbers.
     total = deliveries.count() if filterset.recipients else span["deliveries"]
     ordered = deliveries.order_by(*_ordering("send_request__", newest_first), "id")
     values = _in_send_order(export, sends.order_by(*_ordering("", newest_first)), filterset)
     return Rows(
-        DELIVERY_COLUMNS, total, map(cells.delivery, values), *span["days"],
-        queryset=ordered, sql_cells=cells.delivery_sql(export.organization),
-    )  # fmt: skip
+        DELIVERY_COLUMNS,
+        total,
+        map(cells.delivery, values),
+        first_day,
+        last_day,
+        queryset=ordered,
+        sql_cells=cells.delivery_sql(export.organization),
+    )
 
 
 def _in_send_order(
@@ -95,12 +106,15 @@ def _in_send_order(
     """
     send_rows = sends.values_list("id", *SEND_PART).iterator(chunk_size=ITERATOR_CHUNK)
     for chunk in itertools.batched(send_rows, SENDS_PER_QUERY):
-        of_send = {send_id: (tuple(send), []) for send_id, *send in chunk}
+        of_send: dict[int, tuple[tuple[Any, ...], list[list[Any]]]] = {
+            send_id: (tuple(send), []) for send_id, *send in chunk
+        }
         deliveries = _narrowed(
-            Delivery.objects.filter(organization=export.organization,
-                                    send_request_id__in=list(of_send)),
+            Delivery.objects.filter(
+                organization=export.organization, send_request_id__in=list(of_send)
+            ),
             filterset,
-        )  # fmt: skip
+        )
         for send_id, *delivery in deliveries.order_by("send_request_id", "id").values_list(
             "send_request_id", *DELIVERY_PART
         ):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -12,20 +14,21 @@ from django.views.decorators.http import require_POST
 
 from .. import jobs, tasks
 from ..accounts.decorators import organization_required
-from ..models import Export
+from ..accounts.request import MemberRequest
+from ..models import Export, Statement
 from ..results.filters import SendRequestFilter
 from .forms import ExportRequestForm
+from .requests import request_export
 
 NOTICE_KEY = "export_notice"
 EXPORTS_SHOWN = 50
-CONTENT_TYPES = {
+CONTENT_TYPES: dict[str, str] = {
     Export.Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     Export.Format.CSV: "text/csv; charset=utf-8",
-    Export.Format.PDF: "application/pdf",
 }
 
 
-def export_notice_for(request: HttpRequest) -> Export | None:
+def export_notice_for(request: MemberRequest) -> Export | None:
     """The export this member started from the list, to say when it is ready (once)."""
     pk = request.session.get(NOTICE_KEY)
     if pk is None:
@@ -36,32 +39,37 @@ def export_notice_for(request: HttpRequest) -> Export | None:
     return export
 
 
-def _get_export_for_user(request: HttpRequest, pk: int) -> Export:
+def _get_export_for_user(request: MemberRequest, pk: int) -> Export:
     return get_object_or_404(Export.objects.for_member(request.user, request.organization), pk=pk)
 
 
 @organization_required
-def export_list(request: HttpRequest) -> HttpResponse:
+def export_list(request: MemberRequest) -> HttpResponse:
     jobs_shown = list(
-        Export.objects.for_member(request.user, request.organization)
-        .exclude(kind=Export.Kind.STATEMENT)
-        .order_by("-created_at", "-id")[:EXPORTS_SHOWN]
+        Export.objects.for_member(request.user, request.organization).order_by(
+            "-created_at", "-id"
+        )[:EXPORTS_SHOWN]
     )
     for export in jobs_shown:
         if export.filters and not export.description:  # asked for before descriptions were kept
             saved = SendRequestFilter.from_saved(export.filters, organization=request.organization)
             export.description = saved.active_filters()
-    return render(request, "exports/list.html", {"exports": jobs_shown, "now": timezone.now()})
+    context = {
+        "exports": jobs_shown,
+        "now": timezone.now(),
+        "expiry_days": settings.EXPORT_EXPIRY_DAYS,
+    }
+    return render(request, "exports/list.html", context)
 
 
 @organization_required
-def export_row(request: HttpRequest, pk: int) -> HttpResponse:
+def export_row(request: MemberRequest, pk: int) -> HttpResponse:
     export = _get_export_for_user(request, pk)
     return render(request, "exports/list.html#row", {"export": export, "now": timezone.now()})
 
 
 @organization_required
-def export_notice(request: HttpRequest, pk: int) -> HttpResponse:
+def export_notice(request: MemberRequest, pk: int) -> HttpResponse:
     export = _get_export_for_user(request, pk)
     if not export.is_active:
         request.session.pop(NOTICE_KEY, None)  # said once; the exports page keeps it
@@ -70,7 +78,7 @@ def export_notice(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @organization_required
-def export_create(request: HttpRequest) -> HttpResponse:
+def export_create(request: MemberRequest) -> HttpResponse:
     form = ExportRequestForm(request.POST)
     if not form.is_valid():
         messages.error(
@@ -83,7 +91,7 @@ def export_create(request: HttpRequest) -> HttpResponse:
     if not check.is_valid():
         messages.error(request, _("Correct the filters first: the export uses them as they are."))
         return redirect(f"{reverse('results')}?{query.urlencode()}")
-    export, created = jobs.request_export(
+    export, created = request_export(
         user=request.user,
         organization=request.organization,
         kind=form.cleaned_data["kind"],
@@ -102,7 +110,7 @@ def export_create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @organization_required
-def export_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def export_retry(request: MemberRequest, pk: int) -> HttpResponse:
     export = _get_export_for_user(request, pk)
     if export.state == Export.State.FAILED and jobs.reset_for_retry(export):
         tasks.queue_export_on_commit(export.pk)
@@ -111,8 +119,15 @@ def export_retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @organization_required
-def export_download(request: HttpRequest, pk: int) -> HttpResponse:
-    export = _get_export_for_user(request, pk)
+def export_download(request: MemberRequest, pk: int) -> HttpResponseBase:
+    export = Export.objects.for_member(request.user, request.organization).filter(pk=pk).first()
+    if export is None:
+        # Statements were exports until migration 0013 moved them, ids and all: a link
+        # to one saved before then still leads to its file.
+        statements = Statement.objects.for_member(request.user, request.organization)
+        if statements.filter(pk=pk).exists():
+            return redirect("statement_download", pk=pk)
+        raise Http404
     if export.is_expired() or (export.state == Export.State.DONE and not export.file):
         return render(request, "exports/expired.html", {"export": export}, status=410)
     if export.state != Export.State.DONE:

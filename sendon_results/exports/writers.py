@@ -91,7 +91,7 @@ class _Sheet:
         columns: list[Column],
         continued: _Sheet | None,
     ) -> None:
-        self.part = continued.part + 1 if continued else 1
+        self.part: int = continued.part + 1 if continued else 1
         self.previous = continued
         self.formats = formats
         title = name if self.part == 1 else f"{name} ({self.part})"
@@ -134,7 +134,8 @@ class _Sheet:
 
 
 def _all_sheets(sheets: dict[str, _Sheet]) -> Iterable[_Sheet]:
-    for sheet in sheets.values():
+    for last in sheets.values():
+        sheet: _Sheet | None = last
         while sheet is not None:
             yield sheet
             sheet = sheet.previous
@@ -160,7 +161,7 @@ def write_csv(
                     if isinstance(value, dt.datetime)
                     else value
                     for value in row
-                ]  # fmt: skip
+                ]
             )
             written += 1
             if written % PROGRESS_EVERY == 0:

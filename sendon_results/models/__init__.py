@@ -2,7 +2,7 @@
 
 from .accounts import Membership, Organization
 from .ingest import ApiKey, PendingResult
-from .jobs import Export
+from .jobs import Export, Job
 from .retention import PurgeLock, PurgeLog
 from .sends import (
     EARLIEST_MOMENT,
@@ -14,6 +14,7 @@ from .sends import (
     SendRequest,
     Source,
 )
+from .statements import Statement
 
 __all__ = [
     "EARLIEST_MOMENT",
@@ -23,6 +24,7 @@ __all__ = [
     "Channel",
     "Delivery",
     "Export",
+    "Job",
     "Membership",
     "Organization",
     "PendingResult",
@@ -31,4 +33,5 @@ __all__ = [
     "SendRequest",
     "SenderProfile",
     "Source",
+    "Statement",
 ]

@@ -1,8 +1,11 @@
-"""Files members ask for and a worker makes: exports and send statements."""
+"""Files members ask for and a worker makes: the life every job shares (Job), and the
+Excel/CSV exports of the results list (Export). Send statements are jobs too
+(statements.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -13,14 +16,19 @@ from django.utils.translation import gettext_lazy as _
 
 from .accounts import Organization
 
+# How often a page asks after a job being made: every second at first, then less often
+# (a statement of a busy year takes minutes), by how long ago it was asked for.
+POLL_STEPS = ((dt.timedelta(seconds=10), 1), (dt.timedelta(minutes=1), 2))
+POLL_SLOWEST = 5  # seconds
 
-class ExportQuerySet(models.QuerySet["Export"]):
-    def orphaned_by(self, worker: str) -> ExportQuerySet:
+
+class JobQuerySet[J: Job](models.QuerySet[J]):
+    def orphaned_by(self, worker: str) -> JobQuerySet[J]:
         """Jobs a worker of this name was running: when called as that worker starts, its
         previous life died holding them (killed, out of memory, the machine restarted)."""
-        return self.filter(state=Export.State.RUNNING, worker=worker)
+        return self.filter(state=Job.State.RUNNING, worker=worker)
 
-    def for_member(self, user: object, organization: Organization | None) -> ExportQuerySet:
+    def for_member(self, user: object, organization: Organization | None) -> JobQuerySet[J]:
         return self.filter(created_by=user, organization=organization)
 
     def fail_stuck(self) -> int:
@@ -29,33 +37,19 @@ class ExportQuerySet(models.QuerySet["Export"]):
         now = timezone.now()
         limit = dt.timedelta(seconds=settings.EXPORT_TIME_LIMIT + 600)
         return self.filter(
-            Q(state=Export.State.PENDING, created_at__lt=now - limit)
-            | Q(state=Export.State.RUNNING, started_at__lt=now - limit)
+            Q(state=Job.State.PENDING, created_at__lt=now - limit)
+            | Q(state=Job.State.RUNNING, started_at__lt=now - limit)
         ).update(
-            state=Export.State.FAILED,
+            state=Job.State.FAILED,
             finished_at=now,
             error=gettext("The export took longer than allowed and was stopped. Try again."),
         )
 
 
-class Export(models.Model):
-    """A file a user asked for: the current list filter as Excel or CSV, or a PDF send
-    statement (발송내역서) for a period."""
-
-    class Kind(models.TextChoices):
-        SENDS = "sends", _("One row per send")
-        DELIVERIES = "deliveries", _("One row per recipient")
-        STATEMENT = "statement", _("Send statement")
-
-    class Format(models.TextChoices):
-        XLSX = "xlsx", "Excel (.xlsx)"
-        CSV = "csv", "CSV (UTF-8)"
-        PDF = "pdf", "PDF"
-
-    class Split(models.TextChoices):
-        NONE = "", _("One sheet")
-        SOURCE = "source", _("A sheet per source (web/API)")
-        CHANNEL = "channel", _("A sheet per channel")
+class Job(models.Model):
+    """What every file a member asks for shares: who asked, its state from pending to done
+    or failed, progress, the file once published, and when it goes. sendon_results.jobs
+    moves a job through these states."""
 
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting")
@@ -64,19 +58,13 @@ class Export(models.Model):
         FAILED = "failed", _("Failed")
         EXPIRED = "expired", _("Expired")  # the file is deleted; the row says what it was
 
+    # What the kind's build sets on the job besides its file and name, published with them.
+    built_fields: ClassVar[tuple[str, ...]] = ()
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exports"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="%(class)ss"
     )
-    kind = models.CharField(_("layout"), max_length=12, choices=Kind)
-    file_format = models.CharField(_("format"), max_length=4, choices=Format, default=Format.XLSX)
-    split = models.CharField(_("sheets"), max_length=8, choices=Split, blank=True, default="")
-    # The list's GET parameters as {name: [values]}: re-applied by the task, never a copy
-    # of the rows.
-    filters = models.JSONField(_("filter"), default=dict)
-    # The same filters as the list described them when the export was asked for, [{label,
-    # value}]: shown on the exports page without a query per row.
-    description = models.JSONField(default=list, blank=True)
     language = models.CharField(max_length=8, default="ko")
     state = models.CharField(_("state"), max_length=8, choices=State, default=State.PENDING)
     progress = models.PositiveSmallIntegerField(_("progress"), default=0)  # percent
@@ -87,17 +75,9 @@ class Export(models.Model):
     file_size = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     # The Celery worker running the job: when that worker starts again after dying, the
-    # jobs it held are queued again (see requeue_orphans).
+    # jobs it held are queued again (see tasks.requeue_orphans).
     worker = models.CharField(max_length=200, blank=True)
     attempt = models.CharField(max_length=32, blank=True)  # the run that may publish the file
-    # Send statements only: their number, the code that verifies them, and the figures they
-    # print (kept, so the verification page shows them as long as the statement lives).
-    # NULL, not "", for the other exports: the number is unique within the organization,
-    # the code everywhere.
-    number = models.CharField(_("statement number"), max_length=32, null=True)  # noqa: DJ001
-    verification_code = models.CharField(max_length=16, unique=True, null=True)  # noqa: DJ001
-    figures = models.JSONField(null=True, blank=True)
-    fingerprint = models.CharField(max_length=64, blank=True)  # SHA-256 of the figures
     # The oldest record in the file: the file goes when that record is purged.
     covers_from = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -105,28 +85,21 @@ class Export(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
 
-    objects = ExportQuerySet.as_manager()
+    objects = JobQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("export")
-        verbose_name_plural = _("exports")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "number"], name="export_statement_number_unique"
-            )
-        ]
+        abstract = True
         indexes = [
-            # /exports/: a member's jobs in an organization, newest first.
+            # /exports/ and /statements/: a member's jobs in an organization, newest first.
             models.Index(
-                fields=["organization", "created_by", "-created_at"], name="export_member_created"
+                fields=["organization", "created_by", "-created_at"],
+                name="%(class)s_member_created",
             ),
-            # The sweep for stuck jobs and the purge of expired files.
-            models.Index(fields=["state", "created_at"], name="export_state_created"),
-            models.Index(fields=["expires_at"], name="export_expires"),
+            # The sweep for stuck jobs (fail_stuck) and the requeue of a dead worker's jobs.
+            models.Index(fields=["state", "created_at"], name="%(class)s_state_created"),
+            # The purge of expired files (retention._expire_files).
+            models.Index(fields=["expires_at"], name="%(class)s_expires"),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} #{self.pk}"
 
     @property
     def is_active(self) -> bool:
@@ -134,3 +107,54 @@ class Export(models.Model):
 
     def is_expired(self, now: dt.datetime | None = None) -> bool:
         return self.state == self.State.EXPIRED or (now or timezone.now()) >= self.expires_at
+
+    @property
+    def poll_seconds(self) -> int:
+        """How many seconds a page showing this job waits before asking after it again."""
+        age = timezone.now() - self.created_at
+        return next((seconds for limit, seconds in POLL_STEPS if age < limit), POLL_SLOWEST)
+
+    def expiry_on_retry(self, now: dt.datetime) -> dt.datetime:
+        """When the file of this job, tried again now, expires."""
+        raise NotImplementedError
+
+
+class Export(Job):
+    """A file of the results list as it was filtered: Excel or CSV, a row per send or per
+    recipient."""
+
+    class Kind(models.TextChoices):
+        SENDS = "sends", _("One row per send")
+        DELIVERIES = "deliveries", _("One row per recipient")
+
+    class Format(models.TextChoices):
+        XLSX = "xlsx", "Excel (.xlsx)"
+        CSV = "csv", "CSV (UTF-8)"
+
+    class Split(models.TextChoices):
+        NONE = "", _("One sheet")
+        SOURCE = "source", _("A sheet per source (web/API)")
+        CHANNEL = "channel", _("A sheet per channel")
+
+    built_fields = ("covers_from",)
+
+    kind = models.CharField(_("layout"), max_length=12, choices=Kind)
+    file_format = models.CharField(_("format"), max_length=4, choices=Format, default=Format.XLSX)
+    split = models.CharField(_("sheets"), max_length=8, choices=Split, blank=True, default="")
+    # The list's GET parameters as {name: [values]}: re-applied by the task, never a copy
+    # of the rows.
+    filters = models.JSONField(_("filter"), default=dict)
+    # The same filters as the list described them when the export was asked for, [{label,
+    # value}]: shown on the exports page without a query per row.
+    description = models.JSONField(default=list, blank=True)
+
+    class Meta(Job.Meta):
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    def expiry_on_retry(self, now: dt.datetime) -> dt.datetime:
+        # Kept EXPORT_EXPIRY_DAYS from when it is made, as if asked for now.
+        return now + dt.timedelta(days=settings.EXPORT_EXPIRY_DAYS)

@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -264,7 +265,7 @@ class SendRequest(models.Model):
         return {outcome: getattr(self, f"{outcome}_count") for outcome in Delivery.Status.values}
 
 
-STATUS_HELP = {
+STATUS_HELP: dict[str, Promise] = {
     SendRequest.Status.IN_PROGRESS: _(
         "Being transmitted through the carriers; waiting for their results."
     ),

@@ -10,6 +10,7 @@ import django_filters
 from django import forms
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from ..pagination import LAST_PAGE, Cursor, InvalidCursor
@@ -51,6 +52,13 @@ class PagedFilterSet(django_filters.FilterSet):
     def cursor(self) -> Cursor | None:
         return self.form.cleaned_data.get("cursor")
 
+    @staticmethod
+    def without_position(query: QueryDict) -> str:
+        """The query string of the same filters from their first page."""
+        query = query.copy()
+        query.pop("cursor", None)
+        return query.urlencode()
+
 
 class ManyValuesInput(forms.TextInput):
     """One text box for a parameter that may repeat (`?recipient=A&recipient=B`): it reads
@@ -91,7 +99,7 @@ class ManyValuesField(forms.Field):
         super().__init__(**kwargs)
         self.max_values = max_values
         # NUL first: PostgreSQL refuses it in text, and no other check should see it.
-        self.item_validators = [
+        self.item_validators: list[Callable[[str], None]] = [
             ProhibitNullCharactersValidator(),
             MaxLengthValidator(item_max_length),
             *item_validators,
@@ -153,4 +161,6 @@ class IdChoiceField(forms.ModelMultipleChoiceField):
 
 
 class SenderFilter(django_filters.ModelMultipleChoiceFilter):
-    field_class = IdChoiceField
+    # django-filter's stubs ask for its own field class, whose clean() returns a list; any
+    # Django ModelMultipleChoiceField works, and this one keeps Django's QuerySet.
+    field_class = IdChoiceField  # type: ignore[assignment]

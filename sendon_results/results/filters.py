@@ -5,8 +5,8 @@ they run), the expiring banner and the API all filter sends through SendRequestF
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import django_filters
@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..dates import day_start
 from ..models import Channel, Delivery, Organization, SenderProfile, SendRequest, Source
+from ..models.sends import SendRequestQuerySet
 from ..phones import TYPED_MAX_LENGTH, format_phone, is_typed_phone, normalize_phone
 from ..retention import kept, oldest_kept_day
 from .fields import (
@@ -54,7 +55,8 @@ class ResultsFilterForm(PagedFilterForm):
     )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         start, end = cleaned.get("requested_from"), cleaned.get("requested_to")
         oldest = oldest_kept_day(timezone.localdate())
         for name, day in (("requested_from", start), ("requested_to", end)):
@@ -166,8 +168,8 @@ class SendRequestFilter(PagedFilterSet):
 
     def __init__(
         self,
-        data: Mapping[str, Any] | None = None,
-        queryset: QuerySet[SendRequest] | None = None,
+        data: QueryDict | None = None,
+        queryset: SendRequestQuerySet | None = None,
         *,
         organization: Organization,
     ) -> None:
@@ -178,37 +180,36 @@ class SendRequestFilter(PagedFilterSet):
         # API, exports when they run) shows the same sends: none from before the cutoff.
         # The clock of this run: an export asked yesterday and run today leaves out what
         # expired overnight, as the purge will delete it.
-        queryset = kept(queryset)
-        super().__init__(data, queryset)
-        self.filters["sender"].queryset = SenderProfile.objects.filter(
+        super().__init__(data, kept(queryset))
+        cast(SenderFilter, self.filters["sender"]).queryset = SenderProfile.objects.filter(
             organization=self.organization
         )
 
     def filter_outcome(
-        self, queryset: QuerySet[SendRequest], name: str, value: list[str]
-    ) -> QuerySet[SendRequest]:
+        self, queryset: SendRequestQuerySet, name: str, value: list[str]
+    ) -> SendRequestQuerySet:
         return queryset.with_outcome(value) if value else queryset
 
     def filter_requested_from(
-        self, queryset: QuerySet[SendRequest], name: str, value: dt.date
-    ) -> QuerySet[SendRequest]:
+        self, queryset: SendRequestQuerySet, name: str, value: dt.date
+    ) -> SendRequestQuerySet:
         return queryset.requested_between(day_start(value), None)
 
     def filter_requested_to(
-        self, queryset: QuerySet[SendRequest], name: str, value: dt.date
-    ) -> QuerySet[SendRequest]:
+        self, queryset: SendRequestQuerySet, name: str, value: dt.date
+    ) -> SendRequestQuerySet:
         # Inclusive: everything before the next day's midnight.
         return queryset.requested_between(None, day_start(value + dt.timedelta(days=1)))
 
     def filter_body(
-        self, queryset: QuerySet[SendRequest], name: str, value: str
-    ) -> QuerySet[SendRequest]:
+        self, queryset: SendRequestQuerySet, name: str, value: str
+    ) -> SendRequestQuerySet:
         value = value.strip()
         return queryset.filter(body__icontains=value) if value else queryset
 
     def filter_recipient(
-        self, queryset: QuerySet[SendRequest], name: str, value: list[str]
-    ) -> QuerySet[SendRequest]:
+        self, queryset: SendRequestQuerySet, name: str, value: list[str]
+    ) -> SendRequestQuerySet:
         numbers = recipient_numbers(value)
         return queryset.with_recipient(self.organization, numbers) if numbers else queryset
 
@@ -247,7 +248,7 @@ class SendRequestFilter(PagedFilterSet):
         for name, values in saved.items():
             data.setlist(name, values)
         filterset = cls(data, organization=organization)
-        filterset.form.within_window = False
+        cast(ResultsFilterForm, filterset.form).within_window = False
         return filterset
 
     @classmethod
@@ -267,7 +268,9 @@ class SendRequestFilter(PagedFilterSet):
             if isinstance(field, forms.ModelMultipleChoiceField):
                 shown = ", ".join(str(obj) for obj in value)
             elif isinstance(field, forms.MultipleChoiceField):
-                labels = dict(field.choices)
+                # A form field keeps its choices as (value, label) pairs; the stubs allow any
+                # of the forms they may be given in.
+                labels = dict(cast(list[tuple[str, str]], field.choices))
                 shown = ", ".join(str(labels[v]) for v in value)
             elif name == "recipient":
                 shown = ", ".join(format_phone(number) for number in recipient_numbers(value))
@@ -277,7 +280,7 @@ class SendRequestFilter(PagedFilterSet):
                 shown = value.isoformat() if isinstance(value, dt.date) else str(value)
             remaining = [
                 (key, item)
-                for key, values in self.data.lists()
+                for key, values in cast(QueryDict, self.data).lists()  # bound: a QueryDict
                 if key not in (name, "cursor")
                 for item in values
                 if item

@@ -6,13 +6,14 @@ from functools import partial
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from .. import retention
 from ..accounts.decorators import organization_required
+from ..accounts.request import MemberRequest, OrgRequest
 from ..exports.forms import ExportRequestForm
 from ..exports.views import export_notice_for
 from ..models import Organization, SendRequest
@@ -23,7 +24,7 @@ from .filters import DeliveryFilter, SendRequestFilter, period_presets
 COUNT_LIMIT = 1_000
 
 
-def _get_send_for_user(request: HttpRequest, pk: int) -> SendRequest:
+def _get_send_for_user(request: OrgRequest, pk: int) -> SendRequest:
     """A send of one of the user's organizations (404 otherwise); the caller checks it is
     the organization they work in."""
     send = (
@@ -64,7 +65,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @organization_required
-def results(request: HttpRequest) -> HttpResponse:
+def results(request: MemberRequest) -> HttpResponse:
     organization = request.organization
     filterset = SendRequestFilter(
         request.GET,
@@ -75,7 +76,9 @@ def results(request: HttpRequest) -> HttpResponse:
         "filter": filterset,
         "period_presets": period_presets(timezone.localdate()),
         "retention_days": settings.RETENTION_DAYS,
-        "export_form": ExportRequestForm(initial={"query": _query_without_cursor(request)}),
+        "export_form": ExportRequestForm(
+            initial={"query": SendRequestFilter.without_position(request.GET)}
+        ),
         # Callables, which the template calls only where it renders them: the notice and the
         # banner stand outside the htmx fragment, so filter changes do not query for them.
         "export_notice": partial(export_notice_for, request),
@@ -97,13 +100,13 @@ def results(request: HttpRequest) -> HttpResponse:
 
 
 @organization_required
-def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def result_detail(request: MemberRequest, pk: int) -> HttpResponse:
     send = _get_send_for_user(request, pk)
     if send.organization != request.organization:
         # A link to a send of another of the user's organizations: switching is theirs to
         # choose (with a POST), never a side effect of following a link.
-        context = {"organization": send.organization, "next": request.get_full_path()}
-        return render(request, "accounts/switch.html", context)
+        switch = {"organization": send.organization, "next": request.get_full_path()}
+        return render(request, "accounts/switch.html", switch)
     filterset = DeliveryFilter(request.GET, queryset=send.deliveries.all())
     context: dict[str, object] = {"send": send, "filter": filterset}
     status = 200
@@ -119,7 +122,8 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _expiring_soon(organization: Organization) -> dict[str, object] | None:
     """How many sends the purge deletes within WARNING_DAYS, to offer their export."""
     until = retention.soon_deleted_until(timezone.localdate())
-    soon = SendRequestFilter({"requested_to": until.isoformat()}, organization=organization)
+    query = SendRequestFilter.query(requested_to=until)
+    soon = SendRequestFilter(QueryDict(query), organization=organization)
     if not soon.is_valid():  # the whole window ends within WARNING_DAYS
         return None
     count, capped = _bounded_count(soon.qs)
@@ -128,12 +132,6 @@ def _expiring_soon(organization: Organization) -> dict[str, object] | None:
     return {
         "count": count,
         "capped": capped,
-        "query": SendRequestFilter.query(requested_to=until),
+        "query": query,
         "days": retention.WARNING_DAYS,
     }
-
-
-def _query_without_cursor(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("cursor", None)
-    return query.urlencode()

@@ -10,7 +10,7 @@ import secrets
 from django.conf import settings
 from django.utils import timezone
 
-from ..models import Export, Organization
+from ..models import Organization, Statement
 
 # Crockford's base32 without look-alikes: a code read off paper is typed back right.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -48,8 +48,8 @@ def next_statement_number(organization: Organization, issued_at: dt.datetime) ->
     # results take on the organization's row.
     Organization.objects.select_for_update(no_key=True).filter(pk=organization.pk).first()
     prefix = f"ST-{timezone.localtime(issued_at):%Y-%m}-"
-    taken = Export.objects.filter(
-        organization=organization, kind=Export.Kind.STATEMENT, number__startswith=prefix
+    taken = Statement.objects.filter(
+        organization=organization, number__startswith=prefix
     ).values_list("number", flat=True)
     # Parsed, not compared as text: 10000 follows 9999, and a month that already holds
     # numbers of the older, longer form goes on after the highest of them.

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -18,9 +18,11 @@ class StatementForm(forms.Form):
     period_from = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
     period_to = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
     sender = forms.ModelChoiceField(
-        label=_("Sender"), queryset=SenderProfile.objects.none(), required=False,
+        label=_("Sender"),
+        queryset=SenderProfile.objects.none(),
+        required=False,
         empty_label=_("All senders"),
-    )  # fmt: skip
+    )
     channel = forms.ChoiceField(
         label=_("Channel"), choices=[("", _("All channels")), *Channel.choices], required=False
     )
@@ -30,10 +32,12 @@ class StatementForm(forms.Form):
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["sender"].queryset = SenderProfile.objects.filter(organization=organization)
+        sender = cast(forms.ModelChoiceField, self.fields["sender"])
+        sender.queryset = SenderProfile.objects.filter(organization=organization)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         start, end = cleaned.get("period_from"), cleaned.get("period_to")
         if not start or not end:
             return cleaned
@@ -54,20 +58,6 @@ class StatementForm(forms.Form):
                 % {"days": settings.RETENTION_DAYS, "oldest": oldest.isoformat()}
             )
         return cleaned
-
-    def filters(self) -> dict[str, list[str]]:
-        data = self.cleaned_data
-        filters = {
-            "from": [data["period_from"].isoformat()],
-            "to": [data["period_to"].isoformat()],
-        }
-        if data.get("sender"):
-            filters["sender"] = [str(data["sender"].pk)]
-        if data.get("channel"):
-            filters["channel"] = [data["channel"]]
-        if not data.get("appendix"):
-            filters["appendix"] = ["no"]
-        return filters
 
 
 class StatementCodeForm(forms.Form):

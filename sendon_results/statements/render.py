@@ -10,9 +10,10 @@ from django.template.loader import render_to_string
 from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from ..models import Channel, Delivery, Export
+from .. import jobs
+from ..models import Channel, Delivery, Statement
 from .codes import format_code, verification_url
-from .figures import APPENDIX_LIMIT, collect_figures, fingerprint, period_of
+from .figures import APPENDIX_LIMIT, collect_figures, fingerprint
 from .fonts import FONT_DIR, FONT_FACES, FONT_STACK, drawable
 
 # Loading the fonts takes a moment; a FontConfiguration kept for the process loads them
@@ -32,21 +33,21 @@ def warm_fonts() -> None:
         ).write_pdf(font_config=_FONTS)
 
 
-def write_statement(path: Path, export: Export) -> int:
+def write_statement(path: Path, statement: Statement) -> int:
     """Gather the figures, keep them on the statement, render its PDF to `path`.
 
     Returns the number of messages it covers. Call with the statement's language active.
     """
-    figures = collect_figures(export)
-    export.figures = figures
-    export.fingerprint = fingerprint(figures)
-    url = verification_url(export.verification_code)
+    figures = collect_figures(statement)
+    statement.figures = figures
+    statement.fingerprint = fingerprint(figures)
+    url = verification_url(statement.verification_code)
     html = render_to_string(
         "statements/statement.html",
         {
             "figures": figures,
-            "fingerprint": export.fingerprint,
-            "code": format_code(export.verification_code),
+            "fingerprint": statement.fingerprint,
+            "code": format_code(statement.verification_code),
             "url": url,
             "qr": segno.make(url, error="m").svg_inline(scale=2, border=0),
             "channel_names": {value: str(label) for value, label in Channel.choices},
@@ -58,6 +59,12 @@ def write_statement(path: Path, export: Export) -> int:
     )
     with _RENDERING:
         HTML(string=html, base_url=str(FONT_DIR.parent)).write_pdf(path, font_config=_FONTS)
-    start, end = period_of(export)
-    export.file_name = f"{export.number}_{start.isoformat()}_{end.isoformat()}.pdf"
+    start, end = statement.period_from.isoformat(), statement.period_to.isoformat()
+    statement.file_name = f"{statement.number}_{start}_{end}.pdf"
     return figures["total"]["messages"]
+
+
+def run_statement(statement_id: int, *, worker: str = "") -> None:
+    """Gather one statement's figures, render its PDF and publish it (see jobs.run: safe
+    to run twice, failures recorded on the statement)."""
+    jobs.run(Statement, statement_id, worker=worker, build=write_statement)

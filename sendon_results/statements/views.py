@@ -1,29 +1,42 @@
-"""Issuing statements, and the public page that verifies one by its code."""
+"""Issuing statements, following and downloading them, and the public page that verifies
+one by its code."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from .. import jobs, tasks
 from ..accounts.decorators import organization_required
-from ..models import Delivery, Export
+from ..accounts.request import MemberRequest
+from ..models import Delivery, Statement
 from .codes import format_code, normalize_code
 from .forms import StatementCodeForm, StatementForm, last_month
+from .requests import request_statement
 
 STATEMENTS_SHOWN = 50
 
 logger = logging.getLogger(__name__)
 
 
+def _get_statement_for_user(request: MemberRequest, pk: int) -> Statement:
+    statements = Statement.objects.for_member(request.user, request.organization)
+    return get_object_or_404(statements.select_related("sender"), pk=pk)
+
+
 @organization_required
-def statement_list(request: HttpRequest) -> HttpResponse:
+def statement_list(request: MemberRequest) -> HttpResponse:
     start, end = last_month(timezone.localdate())
     form = StatementForm(
         request.POST or None,
@@ -31,27 +44,58 @@ def statement_list(request: HttpRequest) -> HttpResponse:
         initial={"period_from": start, "period_to": end},
     )
     if request.method == "POST" and form.is_valid():
-        export, created = jobs.request_export(
+        scope = form.cleaned_data
+        statement, created = request_statement(
             user=request.user,
             organization=request.organization,
-            kind=Export.Kind.STATEMENT,
-            file_format=Export.Format.PDF,
-            filters=form.filters(),
+            period_from=scope["period_from"],
+            period_to=scope["period_to"],
+            sender=scope["sender"],
+            channel=scope["channel"],
+            appendix=scope["appendix"],
         )
         if created:
-            tasks.queue_export_on_commit(export.pk)
+            tasks.queue_statement_on_commit(statement.pk)
         return redirect("statement_list")
-    issued = (
-        Export.objects.for_member(request.user, request.organization)
-        .filter(kind=Export.Kind.STATEMENT)
+    issued = list(
+        Statement.objects.for_member(request.user, request.organization)
+        .select_related("sender")
         .order_by("-created_at", "-id")[:STATEMENTS_SHOWN]
     )
-    status = 400 if form.errors else 200
-    return render(
-        request,
-        "statements/list.html",
-        {"form": form, "statements": issued, "now": timezone.now()},
-        status=status,
+    context = {"form": form, "statements": issued}
+    return render(request, "statements/list.html", context, status=400 if form.errors else 200)
+
+
+@organization_required
+def statement_row(request: MemberRequest, pk: int) -> HttpResponse:
+    """One row of the list, for htmx to poll while the statement is being made."""
+    statement = _get_statement_for_user(request, pk)
+    return render(request, "statements/list.html#row", {"statement": statement})
+
+
+@require_POST
+@organization_required
+def statement_retry(request: MemberRequest, pk: int) -> HttpResponse:
+    statement = _get_statement_for_user(request, pk)
+    if statement.state == Statement.State.FAILED and jobs.reset_for_retry(statement):
+        tasks.queue_statement_on_commit(statement.pk)
+        messages.info(request, _("Trying the statement again."))
+    return redirect("statement_list")
+
+
+@organization_required
+def statement_download(request: MemberRequest, pk: int) -> HttpResponseBase:
+    statement = _get_statement_for_user(request, pk)
+    if statement.is_expired() or (statement.state == Statement.State.DONE and not statement.file):
+        return render(request, "statements/expired.html", {"statement": statement}, status=410)
+    if statement.state != Statement.State.DONE:
+        messages.info(request, _("That file is not ready yet."))
+        return redirect("statement_list")
+    return FileResponse(
+        statement.file.open("rb"),
+        as_attachment=True,
+        filename=statement.file_name,
+        content_type="application/pdf",
     )
 
 
@@ -74,9 +118,8 @@ def statement_verify(request: HttpRequest, code: str) -> HttpResponse:
     # PostgreSQL refuses in text) is as unknown as a code nobody issued.
     normalized = normalize_code(code)
     statement = (
-        Export.objects.filter(
-            kind=Export.Kind.STATEMENT,
-            state=Export.State.DONE,
+        Statement.objects.filter(
+            state=Statement.State.DONE,
             verification_code=normalized,
             expires_at__gt=timezone.now(),
         ).first()
@@ -88,7 +131,7 @@ def statement_verify(request: HttpRequest, code: str) -> HttpResponse:
         form = StatementCodeForm(initial={"code": typed})
         context = {"form": form, "not_found": True}
         return render(request, "statements/verify.html", context, status=404)
-    figures = statement.figures
+    figures: dict[str, Any] = statement.figures or {}
     # The outcomes the statement printed: one issued before an outcome existed has none.
     outcomes = [
         (label, figures["total"][value])

@@ -6,7 +6,7 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from ..models import Channel, Delivery, Export, SenderProfile, SendRequest, Source
+from ..models import Channel, Delivery, SendRequest, Source
 from ..phones import format_phone
 from ..result_codes import REQUEST_FAILED, Explanation, explain
 from ..retention import WARNING_DAYS, deletion_day
@@ -38,22 +38,37 @@ def outcome_counts(send: SendRequest) -> str:
     bar = ""
     if send.recipient_count:
         bar = format_html_join(
-            "", '<span class="seg {}" style="width: {}%"></span>',
-            ((outcome, f"{100 * count / send.recipient_count:.2f}")
-             for outcome, count in counts.items() if count),
-        )  # fmt: skip
+            "",
+            '<span class="seg {}" style="width: {}%"></span>',
+            (
+                (outcome, f"{100 * count / send.recipient_count:.2f}")
+                for outcome, count in counts.items()
+                if count
+            ),
+        )
     shown = [o for o, count in counts.items() if o in ALWAYS_SHOWN or count]
     numbers = format_html_join(
-        "\n", '<span class="n {}{}" title="{}">{} {}</span>',
-        ((outcome, " nonzero" if outcome == "failure" and counts[outcome] else "",
-          labels[outcome], labels[outcome], thousands(counts[outcome])) for outcome in shown),
-    )  # fmt: skip
+        "\n",
+        '<span class="n {}{}" title="{}">{} {}</span>',
+        (
+            (
+                outcome,
+                " nonzero" if outcome == "failure" and counts[outcome] else "",
+                labels[outcome],
+                labels[outcome],
+                thousands(counts[outcome]),
+            )
+            for outcome in shown
+        ),
+    )
     summary = ", ".join(f"{labels[outcome]} {counts[outcome]:,}" for outcome in shown)
     return format_html(
         '<div class="outcomes"><div class="outcome-bar" role="img" aria-label="{}">{}</div>'
         '<div class="outcome-numbers">{}</div></div>',
-        summary, bar, numbers,
-    )  # fmt: skip
+        summary,
+        bar,
+        numbers,
+    )
 
 
 @register.filter
@@ -97,18 +112,6 @@ def source_label(value: str) -> str:
 @register.filter
 def get_item(mapping: dict[str, str], key: str) -> str:
     return mapping.get(key, key)
-
-
-@register.filter
-def statement_options(export: Export) -> list[str]:
-    """A statement's narrowing options (sender, channel), as words."""
-    options = [
-        str(profile)
-        for profile in SenderProfile.objects.filter(
-            organization_id=export.organization_id, pk__in=export.filters.get("sender", [])
-        )
-    ]
-    return options + [channel_label(c) for c in export.filters.get("channel", [])]
 
 
 @register.filter

@@ -128,9 +128,11 @@ def test_export_the_filtered_list_and_download_it(page: Page, live_server, tmp_p
 def test_issue_a_statement_and_download_it(page: Page, live_server, tmp_path):
     alice = Account("내역서상사")
     make_send(
-        alice.organization, sender=alice.phone, outcomes=["success", "failure"],
+        alice.organization,
+        sender=alice.phone,
+        outcomes=["success", "failure"],
         requested_at=timezone.now() - dt.timedelta(days=2),
-    )  # fmt: skip
+    )
     sign_in(page, live_server.url, alice)
     page.get_by_role("link", name="발송내역서").click()
     today = timezone.localdate()

@@ -9,6 +9,7 @@ memory. Run one size per process, so the peak belongs to that size.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import resource
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ...demo import DEMO_ORGANIZATIONS, ensure_demo_accounts, seed_history
-from ...jobs import run_export
+from ...exports.requests import run_export
 from ...models import Export, Membership, Organization, SendRequest
 
 LIBREOFFICE_CSV = "csv:Text - txt - csv (StarCalc):44,34,76,1"
@@ -46,22 +47,27 @@ class Command(BaseCommand):
         have = sum(sends.values_list("recipient_count", flat=True).iterator(50_000))
         if have < rows:
             self.stdout.write(f"Seeding: {have:,} deliveries, {rows:,} wanted")
-            seed_history(sends=int(sends.count() * rows / max(have, 1) * 1.1) + 1000,
-                         max_recipients=6)  # fmt: skip
+            seed_history(
+                sends=int(sends.count() * rows / max(have, 1) * 1.1) + 1000, max_recipients=6
+            )
         since = self._start_covering(sends, rows)
         member = Membership.objects.filter(organization=organization).first()
         assert member is not None
         export = Export.objects.create(
-            organization=organization, created_by=member.user, kind=Export.Kind.DELIVERIES,
-            file_format=format, filters={"requested_from": [since]},
-            expires_at=timezone.now() + timezone.timedelta(days=1),
-        )  # fmt: skip
+            organization=organization,
+            created_by=member.user,
+            kind=Export.Kind.DELIVERIES,
+            file_format=format,
+            filters={"requested_from": [since]},
+            expires_at=timezone.now() + dt.timedelta(days=1),
+        )
         started = time.perf_counter()
         run_export(export.pk)
         elapsed = time.perf_counter() - started
         export.refresh_from_db()
-        if export.state != Export.State.DONE:
+        if export.state != Export.State.DONE or export.row_count is None:
             raise CommandError(f"export failed: {export.error}")
+        assert export.file_size is not None
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         self.stdout.write(
             f"{connection.vendor}, {format}: {export.row_count:,} rows in {elapsed:.1f} s = "
@@ -96,10 +102,19 @@ class Command(BaseCommand):
                 shutil.copyfileobj(file, out)
             started = time.perf_counter()
             subprocess.run(
-                [soffice, "--headless", f"-env:UserInstallation=file://{folder}/profile",
-                 "--convert-to", LIBREOFFICE_CSV, "--outdir", f"{folder}/out", str(source)],
-                check=True, capture_output=True,
-            )  # fmt: skip
+                [
+                    soffice,
+                    "--headless",
+                    f"-env:UserInstallation=file://{folder}/profile",
+                    "--convert-to",
+                    LIBREOFFICE_CSV,
+                    "--outdir",
+                    f"{folder}/out",
+                    str(source),
+                ],
+                check=True,
+                capture_output=True,
+            )
             csv.field_size_limit(sys.maxsize)
             sheets = sorted(Path(folder, "out").glob("*.csv"))
             with sheets[0].open(encoding="utf-8") as file:

@@ -39,14 +39,17 @@ class Command(BaseCommand):
         ensure_demo_accounts()
         organization = Organization.objects.get(name=DEMO_ORGANIZATIONS[0].name)
         member = Membership.objects.filter(organization=organization).first()
+        if member is None:
+            raise CommandError(f"{organization.name} has no members: run seed_demo first.")
         _, key = create_key(organization=organization, name="bench", user=member.user)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         base = f"http://127.0.0.1:{port}/api/v1"
         try:
             self._wait_for(base)
@@ -60,8 +63,11 @@ class Command(BaseCommand):
             started = time.perf_counter()
             # As the platform would: a few connections posting at once.
             with ThreadPoolExecutor(CLIENTS) as pool:
-                list(pool.map(lambda batch: self._post(base, key, "/results",
-                                                       {"results": batch}), batches))  # fmt: skip
+                list(
+                    pool.map(
+                        lambda batch: self._post(base, key, "/results", {"results": batch}), batches
+                    )
+                )
             elapsed = time.perf_counter() - started
             replay = self._post(base, key, "/results", {"results": batches[0]})
         finally:
@@ -85,29 +91,36 @@ class Command(BaseCommand):
 
     def _send(self, external_id: str) -> dict[str, Any]:
         return {
-            "external_id": external_id, "requested_at": "2026-11-20T10:00:00+09:00",
-            "source": "api", "channel": "sms", "sender": {"kind": "phone", "value": "0212345678"},
-            "body": "[벤치] 결과 수신 측정", "points_per_message": "9",
-            "recipients": [
-                {"external_id": f"r{i}", "phone": f"010{i:08d}"} for i in range(BATCH)
-            ],
-        }  # fmt: skip
+            "external_id": external_id,
+            "requested_at": "2026-11-20T10:00:00+09:00",
+            "source": "api",
+            "channel": "sms",
+            "sender": {"kind": "phone", "value": "0212345678"},
+            "body": "[벤치] 결과 수신 측정",
+            "points_per_message": "9",
+            "recipients": [{"external_id": f"r{i}", "phone": f"010{i:08d}"} for i in range(BATCH)],
+        }
 
     def _results(self, external_id: str) -> list[dict[str, Any]]:
         return [
-            {"send_external_id": external_id, "recipient_external_id": f"r{i}",
-             "outcome": "failure" if i % 10 == 0 else "success",
-             "result_code": "3019" if i % 10 == 0 else "1000",
-             "completed_at": "2026-11-20T10:00:30+09:00",
-             "points_refunded": "9" if i % 10 == 0 else "0"}
+            {
+                "send_external_id": external_id,
+                "recipient_external_id": f"r{i}",
+                "outcome": "failure" if i % 10 == 0 else "success",
+                "result_code": "3019" if i % 10 == 0 else "1000",
+                "completed_at": "2026-11-20T10:00:30+09:00",
+                "points_refunded": "9" if i % 10 == 0 else "0",
+            }
             for i in range(BATCH)
-        ]  # fmt: skip
+        ]
 
     def _post(self, base: str, key: str, path: str, data: object) -> dict[str, Any]:
         request = urllib.request.Request(
-            base + path, data=json.dumps(data).encode(), method="POST",
+            base + path,
+            data=json.dumps(data).encode(),
+            method="POST",
             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         with urllib.request.urlopen(request, timeout=120) as response:
             return json.loads(response.read())
 

@@ -39,8 +39,9 @@ class Command(BaseCommand):
             return
         loop = subprocess.Popen(
             [sys.executable, "manage.py", "bench_purge", "--page-loop", "600"],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(baseline)
         purge_started = time.time()
         result = purge_expired()

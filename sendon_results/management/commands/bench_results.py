@@ -12,6 +12,7 @@ import logging
 import re
 import statistics
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -40,26 +41,27 @@ class Command(BaseCommand):
     ) -> None:
         logging.getLogger("sendon_results.requests").setLevel(logging.WARNING)  # not per request
         organizations = Organization.objects.annotate(sends=Count("send_requests"))
-        organization = (
-            organizations.filter(name=organization) if organization
+        chosen = (
+            organizations.filter(name=organization)
+            if organization
             else organizations.order_by("-sends")
-        ).first()  # fmt: skip
-        member = Membership.objects.filter(organization=organization).first()
-        if member is None:
+        ).first()
+        member = Membership.objects.filter(organization=chosen).first()
+        if chosen is None or member is None:
             self.stderr.write("No organization with members: run seed_demo first.")
             return
         client = Client(HTTP_HOST="127.0.0.1")
         client.force_login(member.user)
-        client.post("/organizations/switch/", {"organization": organization.pk})
+        client.post("/organizations/switch/", {"organization": chosen.pk})
 
-        sends = SendRequest.objects.filter(organization=organization)
+        sends = SendRequest.objects.filter(organization=chosen)
         deliveries = sum(sends.values_list("recipient_count", flat=True).iterator(50_000))
         self.stdout.write(
-            f"{connection.vendor}: {organization.name} holds {sends.count():,} sends, "
+            f"{connection.vendor}: {chosen.name} holds {sends.count():,} sends, "
             f"{deliveries:,} deliveries; {repeat} requests per page, p50 / p95 in ms"
         )
-        kakao = SenderProfile.objects.filter(organization=organization, kind="kakao").first()
-        month_ago = (timezone.localdate() - timezone.timedelta(days=30)).isoformat()
+        kakao = SenderProfile.objects.filter(organization=chosen, kind="kakao").first()
+        month_ago = (timezone.localdate() - timedelta(days=30)).isoformat()
         queries = {
             "unfiltered": "",
             "status=failed": "status=failed",
@@ -82,8 +84,10 @@ class Command(BaseCommand):
             first = f"/results/?{query}"
             deep = self._follow(client, first, NEXT_LINK, depth - 1)
             last = self._follow(client, first, LAST_LINK, 1)
-            row = [self._time(client, url, repeat) if url else "(one page)" for url in (
-                first, deep, last)]  # fmt: skip
+            row = [
+                self._time(client, url, repeat) if url else "(one page)"
+                for url in (first, deep, last)
+            ]
             self.stdout.write(f"{label:<26}" + "".join(f"{cell:>16}" for cell in row))
 
         largest = sends.order_by("-recipient_count").first()
@@ -93,9 +97,10 @@ class Command(BaseCommand):
                 f"{f'detail, {largest.recipient_count:,} recipients':<26}"
                 f"{'first':>16}{'last':>16}{'failures only':>16}"
             )
+            last = self._follow(client, detail, LAST_LINK, 1)
             row = [
                 self._time(client, detail, repeat),
-                self._time(client, self._follow(client, detail, LAST_LINK, 1), repeat),
+                self._time(client, last, repeat) if last else "(one page)",
                 self._time(client, detail + "?outcome=failure", repeat),
             ]
             self.stdout.write(f"{'':<26}" + "".join(f"{cell:>16}" for cell in row))

@@ -29,9 +29,12 @@ class Command(BaseCommand):
             f"{verb} what was requested before {result.cutoff:%Y-%m-%d %H:%M %Z}: "
             f"{result.sends:,} sends, {result.deliveries:,} deliveries, {result.files:,} files, "
             f"{result.pending_results:,} results whose send never came in {elapsed:.1f} s"
-            + (f" ({result.deliveries / elapsed:,.0f} deliveries/s)" if elapsed and not dry_run
-               else "")
-        )  # fmt: skip
+            + (
+                f" ({result.deliveries / elapsed:,.0f} deliveries/s)"
+                if elapsed and not dry_run
+                else ""
+            )
+        )
         for name, counts in result.per_organization.items():
             self.stdout.write(
                 f"  {name}: {counts['sends']:,} sends, {counts['deliveries']:,} deliveries, "

@@ -344,6 +344,8 @@ class Command(BaseCommand):
         if SendRequest.objects.filter(organization=organization, external_id=CAMPAIGN_ID).exists():
             return
         kakao = organization.sender_profiles.filter(kind="kakao").first()
+        if kakao is None:
+            raise CommandError(f"{organization.name} has no KakaoTalk profile to send from.")
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT coalesce(max(id), 0) FROM sendon_results_sendrequest")
             (after,) = cursor.fetchone()
@@ -376,7 +378,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{organization.name}: one {CAMPAIGN_SIZE:,}-recipient campaign")
 
 
-def _bodies(brand: str) -> dict[str, object]:
+def _bodies(brand: str) -> dict[str, list[str] | int]:
     """Message texts of this organization, drawn from the demo's templates."""
     rng = random.Random(brand)
 
@@ -403,7 +405,7 @@ def _bodies(brand: str) -> dict[str, object]:
     }
 
 
-def _delivery_words(organization: int, after: int) -> dict[str, object]:
+def _delivery_words(organization: int, after: int) -> dict[str, int | str | list[str]]:
     return {
         "organization": organization,
         "after": after,

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import requests
@@ -67,27 +68,50 @@ class Postgres:
         if os.geteuid() == 0:
             shutil.chown(self.data, "postgres")
         subprocess.run(
-            _as_postgres([str(self.bin / "initdb"), "--no-instructions", "--no-sync",
-                          "-A", "trust", "-U", "postgres", "-D", str(self.data)]),
-            check=True, capture_output=True,
-        )  # fmt: skip
+            _as_postgres(
+                [
+                    str(self.bin / "initdb"),
+                    "--no-instructions",
+                    "--no-sync",
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-D",
+                    str(self.data),
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
         subprocess.run(
-            _as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data), "-s", "-w",
-                          "-l", str(self.data / "log"), "-o",
-                          f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data}",
-                          "start"]),
+            _as_postgres(
+                [
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-s",
+                    "-w",
+                    "-l",
+                    str(self.data / "log"),
+                    "-o",
+                    f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data}",
+                    "start",
+                ]
+            ),
             check=True,
-        )  # fmt: skip
+        )
 
     def stop(self) -> None:
         subprocess.run(
-            _as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data), "-s", "-w",
-                          "-m", "fast", "stop"]),
+            _as_postgres(
+                [str(self.bin / "pg_ctl"), "-D", str(self.data), "-s", "-w", "-m", "fast", "stop"]
+            ),
             check=False,
-        )  # fmt: skip
+        )
 
 
 class Redis:
@@ -101,10 +125,21 @@ class Redis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
             stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         wait_for(self.answers, 10, "redis-server")
 
     def answers(self) -> bool:
@@ -149,9 +184,13 @@ class Stack:
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
-            capture_output=True, text=True,
-        )  # fmt: skip
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return result.stdout
 
     def start(self) -> None:
@@ -160,19 +199,45 @@ class Stack:
         self.manage("migrate", "--noinput")
         self.manage("seed_demo", "--sends", "40", "--max-recipients", "4")
         self.web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "sendon_results.wsgi", "--workers", "2",
-             "--bind", f"127.0.0.1:{self.web_port}", "--log-file", str(self.directory / "web")],
-            cwd=ROOT, env=self.env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "sendon_results.wsgi",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{self.web_port}",
+                "--log-file",
+                str(self.directory / "web"),
+            ],
+            cwd=ROOT,
+            env=self.env,
+        )
         wait_for(lambda: answers(f"{self.base_url}/healthz", any_status=True), 30, "gunicorn")
 
     def start_worker(self, name: str, pool: str = "solo") -> subprocess.Popen:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "sendon_results", "worker", f"--pool={pool}",
-             "--concurrency=1", "-n", name, "--without-gossip", "--without-mingle",
-             "--loglevel=INFO", "--logfile", str(self.directory / f"{name}.log")],
-            cwd=ROOT, env=self.env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "sendon_results",
+                "worker",
+                f"--pool={pool}",
+                "--concurrency=1",
+                "-n",
+                name,
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=INFO",
+                "--logfile",
+                str(self.directory / f"{name}.log"),
+            ],
+            cwd=ROOT,
+            env=self.env,
+        )
         self.workers.append(worker)
         return worker
 
@@ -217,11 +282,14 @@ class Browser:
 
     def post(self, path: str, data: dict[str, str]) -> requests.Response:
         if "csrfmiddlewaretoken" not in data:
-            data = {**data, "csrfmiddlewaretoken": self.session.cookies.get("csrftoken", "")}
+            data = {**data, "csrfmiddlewaretoken": self.session.cookies.get("csrftoken") or ""}
         response = self.session.post(
-            self.base_url + path, data=data, allow_redirects=False, timeout=10,
+            self.base_url + path,
+            data=data,
+            allow_redirects=False,
+            timeout=10,
             headers={"Referer": f"https://127.0.0.1:{self.base_url.rsplit(':', 1)[1]}{path}"},
-        )  # fmt: skip
+        )
         return response
 
 
@@ -229,7 +297,7 @@ class LoopbackPolicy(http.cookiejar.DefaultCookiePolicy):
     """Keeps the console's Secure cookies as plain ones, to send them back over HTTP: on
     loopback this client stands where the TLS proxy would."""
 
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
         cookie.secure = False
         return super().set_ok(cookie, request)
 

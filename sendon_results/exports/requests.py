@@ -1,0 +1,64 @@
+"""Asking for an export, and running the job asked for."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+
+from .. import jobs
+from ..models import Export, Membership, Organization
+from .build import write_export
+
+
+def request_export(
+    *,
+    user: Any,
+    organization: Organization,
+    kind: str,
+    file_format: str,
+    filters: dict[str, list[str]],
+    description: list[dict[str, str]] | None = None,
+    split: str = "",
+) -> tuple[Export, bool]:
+    """The member's export of these filters: a new pending job, or the same one asked for
+    within the last minute (a double click does not start two jobs). Returns (job,
+    created)."""
+    now = timezone.now()
+    with transaction.atomic():
+        # One member's requests take turns, so two clicks cannot both see "no recent job".
+        Membership.objects.select_for_update().get(user=user, organization=organization)
+        recent = (
+            Export.objects.for_member(user, organization)
+            .filter(
+                kind=kind,
+                file_format=file_format,
+                split=split,
+                created_at__gte=now - jobs.DUPLICATE_WINDOW,
+            )
+            .exclude(state=Export.State.FAILED)
+        )
+        for export in recent:
+            if export.filters == filters:
+                return export, False
+        export = Export.objects.create(
+            organization=organization,
+            created_by=user,
+            kind=kind,
+            file_format=file_format,
+            split=split,
+            filters=filters,
+            description=description or [],
+            language=translation.get_language() or "ko",
+            expires_at=now + dt.timedelta(days=settings.EXPORT_EXPIRY_DAYS),
+        )
+    return export, True
+
+
+def run_export(export_id: int, *, worker: str = "") -> None:
+    """Build one export's file and publish it (see jobs.run: safe to run twice, failures
+    recorded on the job)."""
+    jobs.run(Export, export_id, worker=worker, build=write_export)

@@ -1,0 +1,68 @@
+"""Asking for a statement: numbered in the same transaction, with its life tied to the
+records it sums up. Running it is `render.run_statement`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+
+from .. import jobs
+from ..dates import day_start
+from ..models import Membership, Organization, SenderProfile, Statement
+from .codes import new_verification_code, next_statement_number
+
+
+def request_statement(
+    *,
+    user: Any,
+    organization: Organization,
+    period_from: dt.date,
+    period_to: dt.date,
+    sender: SenderProfile | None = None,
+    channel: str = "",
+    appendix: bool = True,
+) -> tuple[Statement, bool]:
+    """The member's statement of this period and scope: a new pending job with the next
+    number, or the same one asked for within the last minute (a double click takes one
+    number). Returns (statement, created). The period is the caller's to check
+    (StatementForm)."""
+    now = timezone.now()
+    with transaction.atomic():
+        # One member's requests take turns, so two clicks cannot both see "no recent job".
+        Membership.objects.select_for_update().get(user=user, organization=organization)
+        twin = (
+            Statement.objects.for_member(user, organization)
+            .filter(
+                period_from=period_from,
+                period_to=period_to,
+                sender=sender,
+                channel=channel,
+                appendix=appendix,
+                created_at__gte=now - jobs.DUPLICATE_WINDOW,
+            )
+            .exclude(state=Statement.State.FAILED)
+            .first()
+        )
+        if twin is not None:
+            return twin, False
+        statement = Statement.objects.create(
+            organization=organization,
+            created_by=user,
+            period_from=period_from,
+            period_to=period_to,
+            sender=sender,
+            channel=channel,
+            appendix=appendix,
+            language=translation.get_language() or "ko",
+            # A statement lives as long as the records it sums up, so it can be verified.
+            expires_at=day_start(period_to) + dt.timedelta(days=settings.RETENTION_DAYS + 1),
+            # Numbered in this transaction: a statement whose job fails keeps its number
+            # (and its retries too), so the organization's numbers have no gaps.
+            number=next_statement_number(organization, now),
+            verification_code=new_verification_code(),
+        )
+    return statement, True
