@@ -75,6 +75,20 @@ class DeliveryAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+# What a worker writes on a job, shown but never edited by hand.
+JOB_RESULT_FIELDS = [
+    "file",
+    "file_name",
+    "file_size",
+    "row_count",
+    "total_rows",
+    "progress",
+    "started_at",
+    "finished_at",
+    "error",
+]
+
+
 @admin.register(Export)
 class ExportAdmin(admin.ModelAdmin):
     list_display = [
@@ -91,17 +105,7 @@ class ExportAdmin(admin.ModelAdmin):
     list_filter = ["state", "kind", "file_format"]
     list_select_related = ["organization", "created_by"]
     raw_id_fields = ["organization", "created_by"]
-    readonly_fields = [
-        "file",
-        "file_name",
-        "file_size",
-        "row_count",
-        "total_rows",
-        "progress",
-        "started_at",
-        "finished_at",
-        "error",
-    ]
+    readonly_fields = JOB_RESULT_FIELDS
 
 
 @admin.register(Statement)
@@ -122,21 +126,7 @@ class StatementAdmin(admin.ModelAdmin):
     search_fields = ["=number", "=verification_code"]
     list_select_related = ["organization", "created_by"]
     raw_id_fields = ["organization", "created_by", "sender"]
-    readonly_fields = [
-        "number",
-        "verification_code",
-        "figures",
-        "fingerprint",
-        "file",
-        "file_name",
-        "file_size",
-        "row_count",
-        "total_rows",
-        "progress",
-        "started_at",
-        "finished_at",
-        "error",
-    ]
+    readonly_fields = ["number", "verification_code", "figures", "fingerprint", *JOB_RESULT_FIELDS]
 
 
 @admin.register(PurgeLog)

@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -25,7 +25,7 @@ from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from .models import Job
+from .models import Job, Membership, Organization
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,22 @@ DUPLICATE_WINDOW = dt.timedelta(minutes=1)
 # Writes the job's file at the path and returns how many rows (or messages) it holds; it
 # sets the job's file_name and its model's built_fields on the job as it goes.
 type Build[J: Job] = Callable[[Path, J], int]
+
+
+def recent_requests[J: Job](
+    model: type[J], *, user: Any, organization: Organization, now: dt.datetime
+) -> QuerySet[J]:
+    """The member's jobs of this kind asked for within DUPLICATE_WINDOW and not failed,
+    where a second click finds the job of the first. Call in the transaction that creates
+    the new job: it locks the member's membership, so that two clicks take turns and
+    cannot both find nothing."""
+    Membership.objects.select_for_update().get(user=user, organization=organization)
+    recent = (
+        model.objects.for_member(user, organization)
+        .filter(created_at__gte=now - DUPLICATE_WINDOW)
+        .exclude(state=Job.State.FAILED)
+    )
+    return cast("QuerySet[J]", recent)  # the manager is Job's: its rows are the model's
 
 
 def claim[J: Job](model: type[J], pk: int, *, worker: str = "") -> J | None:

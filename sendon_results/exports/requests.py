@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from .. import jobs
-from ..models import Export, Membership, Organization
+from ..models import Export, Organization
 from .build import write_export
 
 
@@ -29,19 +29,8 @@ def request_export(
     created)."""
     now = timezone.now()
     with transaction.atomic():
-        # One member's requests take turns, so two clicks cannot both see "no recent job".
-        Membership.objects.select_for_update().get(user=user, organization=organization)
-        recent = (
-            Export.objects.for_member(user, organization)
-            .filter(
-                kind=kind,
-                file_format=file_format,
-                split=split,
-                created_at__gte=now - jobs.DUPLICATE_WINDOW,
-            )
-            .exclude(state=Export.State.FAILED)
-        )
-        for export in recent:
+        recent = jobs.recent_requests(Export, user=user, organization=organization, now=now)
+        for export in recent.filter(kind=kind, file_format=file_format, split=split):
             if export.filters == filters:
                 return export, False
         export = Export.objects.create(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from .. import jobs, tasks
 from ..accounts.decorators import organization_required
 from ..accounts.request import MemberRequest
+from ..downloads import job_file
 from ..models import Export, Statement
 from ..results.filters import SendRequestFilter
 from .forms import ExportRequestForm
@@ -128,14 +129,10 @@ def export_download(request: MemberRequest, pk: int) -> HttpResponseBase:
         if statements.filter(pk=pk).exists():
             return redirect("statement_download", pk=pk)
         raise Http404
-    if export.is_expired() or (export.state == Export.State.DONE and not export.file):
-        return render(request, "exports/expired.html", {"export": export}, status=410)
-    if export.state != Export.State.DONE:
-        messages.info(request, _("That file is not ready yet."))
-        return redirect("export_list")
-    return FileResponse(
-        export.file.open("rb"),
-        as_attachment=True,
-        filename=export.file_name,
+    return job_file(
+        request,
+        export,
         content_type=CONTENT_TYPES[export.file_format],
+        expired_page="exports/expired.html",
+        back_to="export_list",
     )

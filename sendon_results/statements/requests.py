@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 
 from .. import jobs
 from ..dates import day_start
-from ..models import Membership, Organization, SenderProfile, Statement
+from ..models import Organization, SenderProfile, Statement
 from .codes import new_verification_code, next_statement_number
 
 
@@ -32,21 +32,14 @@ def request_statement(
     (StatementForm)."""
     now = timezone.now()
     with transaction.atomic():
-        # One member's requests take turns, so two clicks cannot both see "no recent job".
-        Membership.objects.select_for_update().get(user=user, organization=organization)
-        twin = (
-            Statement.objects.for_member(user, organization)
-            .filter(
-                period_from=period_from,
-                period_to=period_to,
-                sender=sender,
-                channel=channel,
-                appendix=appendix,
-                created_at__gte=now - jobs.DUPLICATE_WINDOW,
-            )
-            .exclude(state=Statement.State.FAILED)
-            .first()
-        )
+        recent = jobs.recent_requests(Statement, user=user, organization=organization, now=now)
+        twin = recent.filter(
+            period_from=period_from,
+            period_to=period_to,
+            sender=sender,
+            channel=channel,
+            appendix=appendix,
+        ).first()
         if twin is not None:
             return twin, False
         statement = Statement.objects.create(

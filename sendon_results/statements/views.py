@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from .. import jobs, tasks
 from ..accounts.decorators import organization_required
 from ..accounts.request import MemberRequest
+from ..downloads import job_file
 from ..models import Delivery, Statement
 from .codes import format_code, normalize_code
 from .forms import StatementCodeForm, StatementForm, last_month
@@ -86,16 +87,12 @@ def statement_retry(request: MemberRequest, pk: int) -> HttpResponse:
 @organization_required
 def statement_download(request: MemberRequest, pk: int) -> HttpResponseBase:
     statement = _get_statement_for_user(request, pk)
-    if statement.is_expired() or (statement.state == Statement.State.DONE and not statement.file):
-        return render(request, "statements/expired.html", {"statement": statement}, status=410)
-    if statement.state != Statement.State.DONE:
-        messages.info(request, _("That file is not ready yet."))
-        return redirect("statement_list")
-    return FileResponse(
-        statement.file.open("rb"),
-        as_attachment=True,
-        filename=statement.file_name,
+    return job_file(
+        request,
+        statement,
         content_type="application/pdf",
+        expired_page="statements/expired.html",
+        back_to="statement_list",
     )
 
 
