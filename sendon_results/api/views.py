@@ -22,7 +22,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .. import ingest
 from ..models import Delivery, Organization, SendRequest
-from ..pagination import Cursor, InvalidCursor, paginate
+from ..pagination import InvalidCursor, paginate
+from ..results.fields import PagedFilterForm
 from ..results.filters import SendRequestFilter
 from ..retention import kept
 from .errors import ApiError, error
@@ -203,14 +204,15 @@ def send_request_detail(
     request: HttpRequest, organization: Organization, external_id: str
 ) -> HttpResponse:
     send = _get_send(organization, external_id)
-    token = request.GET.get("cursor", "")
+    position = PagedFilterForm(request.GET)  # the page position, as the detail page reads it
     try:
-        cursor = Cursor.decode(token) if token else None
+        if not position.is_valid():
+            raise InvalidCursor(position.data.get("cursor", ""))
         page = paginate(
             send.deliveries.all(),
             key=("id",),
             descending=False,
-            cursor=cursor,
+            cursor=position.cleaned_data["cursor"],
             size=DELIVERY_PAGE_SIZE,
         )
     except InvalidCursor:
