@@ -180,7 +180,9 @@ def ensure_demo_accounts() -> list[tuple[str, str]]:
         Membership.objects.get_or_create(
             user=user, organization=organization, defaults={"role": Membership.Role.OWNER}
         )
-        Membership.objects.get_or_create(user=manager, organization=organization)
+        Membership.objects.get_or_create(
+            user=manager, organization=organization, defaults={"role": Membership.Role.OPERATOR}
+        )
         for value, label in spec.phone_senders:
             SenderProfile.objects.get_or_create(
                 organization=organization,

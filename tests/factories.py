@@ -38,7 +38,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
     organization = factory.SubFactory(OrganizationFactory)
-    role = Membership.Role.MEMBER
+    role = Membership.Role.OPERATOR
 
 
 class SenderProfileFactory(factory.django.DjangoModelFactory):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from sendon_results.models import ApiKey
+from sendon_results.models import ApiKey, Membership
 from tests.factories import MembershipFactory, UserFactory, make_send
 
 ORGANIZATION_PAGES = ["/results/", "/exports/", "/statements/", "/settings/api-keys/"]
@@ -27,21 +27,41 @@ def test_posts_need_an_organization_too(db):
     assert client.post("/statements/", {}).status_code == 403
 
 
-def test_a_member_browses_but_keys_are_an_owners(alice, member):
-    send = make_send(alice.organization, sender=alice.phone, body="회원도 봅니다")
-    assert "회원도 봅니다" in member.get("/results/").content.decode()
+def test_an_operator_browses_but_keys_are_an_owners(alice, member):
+    send = make_send(alice.organization, sender=alice.phone, body="운영자도 봅니다")
+    assert "운영자도 봅니다" in member.get("/results/").content.decode()
     assert member.get(f"/results/{send.pk}/").status_code == 200
-    # The menu offers the keys page to owners only, and the page is not there for a member.
+    # The menu offers the keys page to owners only; to others it says who may (403).
     assert "/settings/api-keys/" not in member.get("/results/").content.decode()
     assert "/settings/api-keys/" in alice.client.get("/results/").content.decode()
-    assert member.get("/settings/api-keys/").status_code == 404
-    assert member.post("/settings/api-keys/", {"name": "몰래"}).status_code == 404
+    response = member.get("/settings/api-keys/")
+    assert response.status_code == 403
+    assert "API 키를 관리할 수 있는 역할: 소유자." in response.content.decode()
+    assert member.post("/settings/api-keys/", {"name": "몰래"}).status_code == 403
     assert not ApiKey.objects.exists()
     alice.client.post("/settings/api-keys/", {"name": "발송 서버"})
     key = ApiKey.objects.get()
-    assert member.post(f"/settings/api-keys/{key.pk}/revoke/").status_code == 404
+    assert member.post(f"/settings/api-keys/{key.pk}/revoke/").status_code == 403
     key.refresh_from_db()
     assert key.revoked_at is None
+
+
+def test_a_viewer_browses_and_downloads_statements_but_exports_nothing(alice):
+    viewer = Client()
+    viewer.force_login(
+        MembershipFactory(organization=alice.organization, role=Membership.Role.VIEWER).user
+    )
+    make_send(alice.organization, sender=alice.phone, body="조회만 합니다")
+    page = viewer.get("/results/").content.decode()
+    assert "조회만 합니다" in page
+    assert "/exports/new/" not in page and 'href="/exports/"' not in page
+    response = viewer.post("/exports/new/", {"kind": "sends", "file_format": "csv"})
+    assert response.status_code == 403
+    assert "발송결과를 내보내기할 수 있는 역할: 운영자, 소유자." in response.content.decode()
+    assert viewer.get("/exports/").status_code == 403
+    assert viewer.get("/statements/").status_code == 200
+    issue = {"period_from": "2026-10-01", "period_to": "2026-10-31"}
+    assert viewer.post("/statements/", issue).status_code == 403
 
 
 def test_a_member_exports_and_issues_statements(alice, member, django_capture_on_commit_callbacks):

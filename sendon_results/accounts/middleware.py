@@ -24,6 +24,7 @@ class OrganizationMiddleware:
     def __call__(self, request: OrgRequest) -> HttpResponse:
         request.organizations = []
         request.organization = None
+        request.role = None
         request.is_owner = False
         return self.get_response(request)
 
@@ -44,4 +45,5 @@ class OrganizationMiddleware:
             )
             if current is not None:
                 request.organization = current.organization
+                request.role = current.role
                 request.is_owner = current.role == Membership.Role.OWNER

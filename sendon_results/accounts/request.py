@@ -14,6 +14,7 @@ class OrgRequest(HttpRequest):
 
     organizations: list[Organization]  # the user's, by name
     organization: Organization | None  # the one they work in
+    role: str | None  # theirs in that organization (Membership.Role)
     is_owner: bool  # of that organization
 
 

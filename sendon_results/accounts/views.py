@@ -14,10 +14,11 @@ from django.views.i18n import set_language
 
 from ..api.keys import create_key
 from ..models import ApiKey
-from .decorators import owner_required
+from .decorators import permission_required
 from .forms import ApiKeyForm
 from .middleware import SESSION_KEY
 from .request import MemberRequest, OrgRequest
+from .roles import Permission
 
 
 @require_POST
@@ -38,7 +39,7 @@ def switch_organization(request: OrgRequest) -> HttpResponse:
 switch_language = login_not_required(set_language)
 
 
-@owner_required
+@permission_required(Permission.MANAGE_KEYS)
 def api_keys(request: MemberRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     new_key = None
@@ -54,7 +55,7 @@ def api_keys(request: MemberRequest) -> HttpResponse:
 
 
 @require_POST
-@owner_required
+@permission_required(Permission.MANAGE_KEYS)
 def api_key_revoke(request: MemberRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, pk=pk, organization=request.organization)
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())

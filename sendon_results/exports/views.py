@@ -13,8 +13,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from .. import jobs, tasks
-from ..accounts.decorators import organization_required
+from ..accounts.decorators import permission_required
 from ..accounts.request import MemberRequest
+from ..accounts.roles import Permission
 from ..downloads import job_file
 from ..models import Export, Statement
 from ..results.filters import SendRequestFilter
@@ -44,7 +45,7 @@ def _get_export_for_user(request: MemberRequest, pk: int) -> Export:
     return get_object_or_404(Export.objects.for_member(request.user, request.organization), pk=pk)
 
 
-@organization_required
+@permission_required(Permission.EXPORT)
 def export_list(request: MemberRequest) -> HttpResponse:
     jobs_shown = list(
         Export.objects.for_member(request.user, request.organization).order_by(
@@ -63,13 +64,13 @@ def export_list(request: MemberRequest) -> HttpResponse:
     return render(request, "exports/list.html", context)
 
 
-@organization_required
+@permission_required(Permission.EXPORT)
 def export_row(request: MemberRequest, pk: int) -> HttpResponse:
     export = _get_export_for_user(request, pk)
     return render(request, "exports/list.html#row", {"export": export, "now": timezone.now()})
 
 
-@organization_required
+@permission_required(Permission.EXPORT)
 def export_notice(request: MemberRequest, pk: int) -> HttpResponse:
     export = _get_export_for_user(request, pk)
     if not export.is_active:
@@ -78,7 +79,7 @@ def export_notice(request: MemberRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@organization_required
+@permission_required(Permission.EXPORT)
 def export_create(request: MemberRequest) -> HttpResponse:
     form = ExportRequestForm(request.POST)
     if not form.is_valid():
@@ -110,7 +111,7 @@ def export_create(request: MemberRequest) -> HttpResponse:
 
 
 @require_POST
-@organization_required
+@permission_required(Permission.EXPORT)
 def export_retry(request: MemberRequest, pk: int) -> HttpResponse:
     export = _get_export_for_user(request, pk)
     if export.state == Export.State.FAILED and jobs.reset_for_retry(export):
@@ -119,7 +120,7 @@ def export_retry(request: MemberRequest, pk: int) -> HttpResponse:
     return redirect("export_list")
 
 
-@organization_required
+@permission_required(Permission.EXPORT)
 def export_download(request: MemberRequest, pk: int) -> HttpResponseBase:
     export = Export.objects.for_member(request.user, request.organization).filter(pk=pk).first()
     if export is None:

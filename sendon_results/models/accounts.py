@@ -22,8 +22,10 @@ class Organization(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
+        # What each may do is accounts/roles.py's table.
         OWNER = "owner", _("Owner")
-        MEMBER = "member", _("Member")
+        OPERATOR = "operator", _("Operator")
+        VIEWER = "viewer", _("Viewer")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -31,7 +33,7 @@ class Membership(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="memberships"
     )
-    role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.MEMBER)
+    role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.VIEWER)
 
     class Meta:
         verbose_name = _("membership")

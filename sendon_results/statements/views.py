@@ -18,8 +18,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from .. import jobs, tasks
-from ..accounts.decorators import organization_required
+from ..accounts.decorators import forbidden, permission_required
 from ..accounts.request import MemberRequest
+from ..accounts.roles import Permission, may
 from ..downloads import job_file
 from ..models import Delivery, Statement
 from .codes import format_code, normalize_code
@@ -36,7 +37,7 @@ def _get_statement_for_user(request: MemberRequest, pk: int) -> Statement:
     return get_object_or_404(statements.select_related("sender"), pk=pk)
 
 
-@organization_required
+@permission_required(Permission.DOWNLOAD_STATEMENTS)
 def statement_list(request: MemberRequest) -> HttpResponse:
     start, end = last_month(timezone.localdate())
     form = StatementForm(
@@ -44,6 +45,8 @@ def statement_list(request: MemberRequest) -> HttpResponse:
         organization=request.organization,
         initial={"period_from": start, "period_to": end},
     )
+    if request.method == "POST" and not may(request.role, Permission.ISSUE_STATEMENTS):
+        return forbidden(request, Permission.ISSUE_STATEMENTS)
     if request.method == "POST" and form.is_valid():
         scope = form.cleaned_data
         statement, created = request_statement(
@@ -67,7 +70,7 @@ def statement_list(request: MemberRequest) -> HttpResponse:
     return render(request, "statements/list.html", context, status=400 if form.errors else 200)
 
 
-@organization_required
+@permission_required(Permission.DOWNLOAD_STATEMENTS)
 def statement_row(request: MemberRequest, pk: int) -> HttpResponse:
     """One row of the list, for htmx to poll while the statement is being made."""
     statement = _get_statement_for_user(request, pk)
@@ -75,7 +78,7 @@ def statement_row(request: MemberRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@organization_required
+@permission_required(Permission.ISSUE_STATEMENTS)
 def statement_retry(request: MemberRequest, pk: int) -> HttpResponse:
     statement = _get_statement_for_user(request, pk)
     if statement.state == Statement.State.FAILED and jobs.reset_for_retry(statement):
@@ -84,7 +87,7 @@ def statement_retry(request: MemberRequest, pk: int) -> HttpResponse:
     return redirect("statement_list")
 
 
-@organization_required
+@permission_required(Permission.DOWNLOAD_STATEMENTS)
 def statement_download(request: MemberRequest, pk: int) -> HttpResponseBase:
     statement = _get_statement_for_user(request, pk)
     return job_file(

@@ -284,7 +284,9 @@ class Command(BaseCommand):
         organization, _ = Organization.objects.get_or_create(name=name)
         # The demo's manager works in every organization, to sign in to any of them.
         manager = get_user_model().objects.get(username=MANAGER[0])
-        Membership.objects.get_or_create(user=manager, organization=organization)
+        Membership.objects.get_or_create(
+            user=manager, organization=organization, defaults={"role": Membership.Role.OPERATOR}
+        )
         if not organization.sender_profiles.exists():
             SenderProfile.objects.create(
                 organization=organization, kind="phone", value="15880000", label="대표번호"
