@@ -15,5 +15,6 @@ COPY . .
 RUN DEBUG=true python manage.py collectstatic --noinput
 EXPOSE 8000
 # One log line per request comes from the console (RequestLogMiddleware: no query
-# strings, which can hold phone numbers), so gunicorn keeps no access log of its own.
+# strings, which can hold phone numbers), so gunicorn keeps no access log of its own
+# (gunicorn.conf.py: should one be turned on, it writes paths only).
 CMD ["gunicorn", "sendon_results.wsgi", "--workers", "4", "--bind", "0.0.0.0:8000"]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
+from .masking import mask_phone
 from .models import (
+    AccessEvent,
     Delivery,
     Export,
     Membership,
@@ -67,12 +70,18 @@ class SendRequestAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["recipient", "status", "result_code", "final_channel", "completed_at"]
+    # A list shows many people's numbers at once: masked there (and in the titles and log,
+    # Delivery.__str__); a delivery opened by its exact number or id shows it in full.
+    list_display = ["masked_recipient", "status", "result_code", "final_channel", "completed_at"]
     list_filter = ["status"]
     # Exact lookups only: a LIKE over every delivery would scan the whole table.
     search_fields = ["=recipient", "=external_id", "=send_request__external_id"]
     raw_id_fields = ["send_request", "organization"]
     show_full_result_count = False
+
+    @admin.display(description=_("recipient"), ordering="recipient")
+    def masked_recipient(self, delivery: Delivery) -> str:
+        return mask_phone(delivery.recipient)
 
 
 # What a worker writes on a job, shown but never edited by hand.
@@ -83,6 +92,7 @@ JOB_RESULT_FIELDS = [
     "row_count",
     "total_rows",
     "progress",
+    "queued_at",
     "started_at",
     "finished_at",
     "error",
@@ -141,6 +151,7 @@ class PurgeLogAdmin(admin.ModelAdmin):
         "sends",
         "deliveries",
         "files",
+        "access_events",
         "duration",
     ]
     list_filter = ["dry_run", "completed"]
@@ -149,4 +160,25 @@ class PurgeLogAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(admin.ModelAdmin):
+    """The access record, for staff: read only, never changed or deleted (the retention
+    purge alone removes events)."""
+
+    list_display = ["at", "action", "username", "organization_name", "address", "object_type"]
+    list_filter = ["action"]
+    # Exact lookups: the record grows by every page view.
+    search_fields = ["=username", "=organization_name"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
         return False

@@ -9,3 +9,5 @@ class SendonResultsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .accounts import sessions, throttle  # noqa: F401  (their sign-in receivers)
+        from .audit import signals  # noqa: F401  (records sign-ins in the access record)

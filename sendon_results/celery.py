@@ -26,9 +26,12 @@ def _warm_statement_fonts(**kwargs: object) -> None:
 
 @worker_ready.connect
 def _take_up_orphaned_jobs(sender: object, **kwargs: object) -> None:
-    from .tasks import requeue_orphans
+    from .tasks import dispatch_waiting, requeue_orphans
 
     requeue_orphans(getattr(sender, "hostname", ""))
+    # A worker that died between finishing a job and handing over its organization's next
+    # one left that organization waiting: its turn is given here rather than at the sweep.
+    dispatch_waiting()
 
 
 _task_started: dict[str, float] = {}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import Error, register
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
 
 from .statements.fonts import FONT_DIR, FONTS
 
@@ -20,4 +21,20 @@ def statement_fonts(app_configs: Any, **kwargs: Any) -> list[Error]:
         )
         for name in FONTS
         if not (FONT_DIR / name).is_file()
+    ]
+
+
+@register(Tags.security, deploy=True)
+def shared_cache(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """Sign-in throttling and the verification limit count in the cache: in a process's own
+    memory, each gunicorn worker would count for itself and let through that many times
+    more attempts."""
+    if "LocMemCache" not in settings.CACHES["default"]["BACKEND"]:
+        return []
+    return [
+        Warning(
+            "The cache is this process's memory: sign-in attempts are counted per worker.",
+            hint="Set CACHE_URL to a Redis shared by every web process, e.g. redis://host:6379/1.",
+            id="sendon_results.W001",
+        )
     ]

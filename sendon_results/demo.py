@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -112,8 +112,15 @@ LIVE_STATUSES = (
 PENDING_RESERVATIONS = (SendRequest.Status.RESERVED, SendRequest.Status.CANCELLING)
 FAILURE_REASONS = ("대체문자 발송 포인트가 부족합니다.", "발신번호 인증이 만료되었습니다.")
 MANAGER = ("manager", "manager-demo-2026")  # a member of both, to show the switcher
+# A viewer of the first organization: browses with numbers masked, downloads statements.
+VIEWER = ("viewer", "viewer-demo-2026")
 # The people behind the logins (family name, given name): statements print who asked.
-PEOPLE = {"hanbit": ("김", "하늘"), "pureun": ("박", "서윤"), "manager": ("이", "도현")}
+PEOPLE = {
+    "hanbit": ("김", "하늘"),
+    "pureun": ("박", "서윤"),
+    "manager": ("이", "도현"),
+    "viewer": ("최", "민지"),
+}
 
 SMS_BODIES = [
     "[{brand}] 인증번호 [{code}]를 입력해 주세요.",
@@ -163,20 +170,12 @@ NAMES = [
 
 def ensure_demo_accounts() -> list[tuple[str, str]]:
     """Organizations, users and sender profiles; returns the logins (username, password)."""
-    User = get_user_model()
     logins = []
-    manager, created = User.objects.get_or_create(username=MANAGER[0], defaults=_person(MANAGER[0]))
-    if created:
-        manager.set_password(MANAGER[1])
-        manager.save()
+    manager = _user(*MANAGER)
+    viewer = _user(*VIEWER)
     for spec in DEMO_ORGANIZATIONS:
         organization, _ = Organization.objects.get_or_create(name=spec.name)
-        user, created = User.objects.get_or_create(
-            username=spec.username, defaults=_person(spec.username)
-        )
-        if created:
-            user.set_password(spec.password)
-            user.save()
+        user = _user(spec.username, spec.password)
         Membership.objects.get_or_create(
             user=user, organization=organization, defaults={"role": Membership.Role.OWNER}
         )
@@ -198,13 +197,25 @@ def ensure_demo_accounts() -> list[tuple[str, str]]:
                 defaults={"label": label},
             )
         logins.append((spec.username, spec.password))
-    logins.append(MANAGER)
+    first = Organization.objects.get(name=DEMO_ORGANIZATIONS[0].name)
+    Membership.objects.get_or_create(
+        user=viewer, organization=first, defaults={"role": Membership.Role.VIEWER}
+    )
+    logins += [MANAGER, VIEWER]
     return logins
 
 
-def _person(username: str) -> dict[str, str]:
+def _user(username: str, password: str) -> User:
+    """The demo login, made once with its person's name and an address to invite."""
     last, first = PEOPLE[username]
-    return {"last_name": last, "first_name": first}
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={"last_name": last, "first_name": first, "email": f"{username}@example.com"},
+    )
+    if created:
+        user.set_password(password)
+        user.save()
+    return user
 
 
 def seed_history(*, sends: int, max_recipients: int, now: dt.datetime | None = None) -> int:

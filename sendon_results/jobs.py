@@ -1,8 +1,17 @@
-"""The life every job shares, whatever it makes (an export, a statement): claimed by a
-worker with an attempt token, built into a temporary file, published, failed, tried again.
+"""The life every job shares, whatever it makes (an export, a statement): asked for within
+the quotas, handed to the queue in its organization's turn, claimed by a worker with an
+attempt token, built into a temporary file, published, failed, tried again.
 
 What a job makes is the caller's: `run` takes the kind's model and its `build` function.
-This module knows neither exports nor statements (they import it, never the reverse).
+This module knows neither exports nor statements (they import it, never the reverse); it
+counts every kind of job (`Job.kinds()`) alike, as they share one queue.
+
+Fair use of the queue: a member may have EXPORT_ACTIVE_PER_USER jobs waiting or being made
+and an organization EXPORT_ACTIVE_PER_ORGANIZATION (`check_quota`); and an organization
+has at most EXPORT_RUNNING_PER_ORGANIZATION jobs in the queue's hands at a time, the rest
+waiting in the database for its turn (`take_next`). The queue is first in, first out, so a
+job another organization asks for waits behind at most that many of each organization's
+jobs, however many they asked for before.
 """
 
 from __future__ import annotations
@@ -20,10 +29,10 @@ from typing import Any, cast
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from .models import Job, Membership, Organization
 
@@ -36,6 +45,11 @@ DUPLICATE_WINDOW = dt.timedelta(minutes=1)
 # Writes the job's file at the path and returns how many rows (or messages) it holds; it
 # sets the job's file_name and its model's built_fields on the job as it goes.
 type Build[J: Job] = Callable[[Path, J], int]
+
+
+class QueueFull(Exception):
+    """One job more than the member or the organization may have waiting or being made;
+    the message says so, for the member."""
 
 
 def recent_requests[J: Job](
@@ -52,6 +66,104 @@ def recent_requests[J: Job](
         .exclude(state=Job.State.FAILED)
     )
     return cast("QuerySet[J]", recent)  # the manager is Job's: its rows are the model's
+
+
+def check_quota(*, user_id: int, organization_id: int) -> None:
+    """Raise QueueFull when the member already has EXPORT_ACTIVE_PER_USER jobs (of every
+    kind) waiting or being made in this organization, or the organization has
+    EXPORT_ACTIVE_PER_ORGANIZATION.
+
+    Call in the transaction that adds the job, after `recent_requests` (or `_lock_member`)
+    locked the membership, which serialises the member's own requests. It locks the
+    organization's row as statement numbering does (FOR NO KEY UPDATE, so recording sends
+    is not held up), so that two members asking at once take turns too. Locks are always
+    taken membership first, then organization (take_next takes only the organization's),
+    so no two transactions can each hold what the other waits for.
+    """
+    per_user = settings.EXPORT_ACTIVE_PER_USER
+    if _count(created_by_id=user_id, organization_id=organization_id) >= per_user:
+        raise QueueFull(
+            ngettext(
+                "You already have %(limit)d file being made or waiting (exports and "
+                "statements count together). Ask again when it is ready.",
+                "You already have %(limit)d files being made or waiting (exports and "
+                "statements count together). Ask again when one of them is ready.",
+                per_user,
+            )
+            % {"limit": per_user}
+        )
+    Organization.objects.select_for_update(no_key=True).filter(pk=organization_id).first()
+    per_organization = settings.EXPORT_ACTIVE_PER_ORGANIZATION
+    if _count(organization_id=organization_id) >= per_organization:
+        raise QueueFull(
+            ngettext(
+                "Your organization already has %(limit)d file being made or waiting. Ask "
+                "again when it is ready.",
+                "Your organization already has %(limit)d files being made or waiting. Ask "
+                "again when one of them is ready.",
+                per_organization,
+            )
+            % {"limit": per_organization}
+        )
+
+
+def _count(**lookups: Any) -> int:
+    """Jobs of every kind waiting or being made, with these lookups."""
+    return sum(model.objects.filter(**lookups).active().count() for model in Job.kinds())
+
+
+def _lock_member(*, user_id: int, organization_id: int) -> None:
+    Membership.objects.select_for_update().filter(
+        user_id=user_id, organization_id=organization_id
+    ).first()
+
+
+def take_next(organization_id: int) -> tuple[type[Job], int] | None:
+    """The organization's next job for the queue — its oldest waiting one, of any kind —
+    marked as handed over, or None when it already has EXPORT_RUNNING_PER_ORGANIZATION in
+    the queue's hands (or nothing waits). The caller sends the job's task.
+
+    The organization's row is locked (as in `check_quota`), so two callers at once (a
+    request and a worker finishing a job) never hand over more than the limit. Call outside
+    a transaction: the job must be committed as handed over before its task is sent.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        Organization.objects.select_for_update(no_key=True).filter(pk=organization_id).first()
+        kinds = Job.kinds()
+        in_hand = sum(
+            model.objects.filter(organization_id=organization_id).in_hand().count()
+            for model in kinds
+        )
+        if in_hand >= settings.EXPORT_RUNNING_PER_ORGANIZATION:
+            return None
+        oldest: list[tuple[dt.datetime, int, type[Job]]] = []
+        for model in kinds:
+            job = (
+                model.objects.filter(organization_id=organization_id)
+                .waiting_turn()
+                .order_by("created_at", "pk")
+                .only("pk", "created_at")
+                .first()
+            )
+            if job is not None:
+                oldest.append((job.created_at, job.pk, model))
+        if not oldest:
+            return None
+        _, pk, model = min(oldest, key=lambda item: (item[0], item[1]))
+        model.objects.filter(pk=pk).update(queued_at=now)
+    return model, pk
+
+
+def organizations_waiting() -> set[int]:
+    """The organizations with a job waiting for its turn."""
+    return {
+        organization_id
+        for model in Job.kinds()
+        for organization_id in model.objects.waiting_turn()
+        .values_list("organization_id", flat=True)
+        .distinct()
+    }
 
 
 def claim[J: Job](model: type[J], pk: int, *, worker: str = "") -> J | None:
@@ -140,33 +252,39 @@ def run[J: Job](model: type[J], pk: int, *, worker: str = "", build: Build[J]) -
 
 
 def reset_for_retry(job: Job) -> bool:
-    """Put a failed job back in the queue's hands, as if asked for now; False when it was
-    not failed any more (a second click on "try again")."""
+    """Put a failed job back to wait for its turn, as if asked for now; False when it was
+    not failed any more (a second click on "try again"). Raises QueueFull, as asking for a
+    new one would, when the member or the organization has no room for it."""
     now = timezone.now()
-    return bool(
-        type(job)
-        .objects.filter(pk=job.pk, state=Job.State.FAILED)
-        .update(
-            state=Job.State.PENDING,
-            progress=0,
-            error="",
-            row_count=None,
-            total_rows=None,
-            created_at=now,
-            started_at=None,
-            finished_at=None,
-            expires_at=job.expiry_on_retry(now),
+    failed = type(job).objects.filter(pk=job.pk, state=Job.State.FAILED)
+    with transaction.atomic():
+        _lock_member(user_id=job.created_by_id, organization_id=job.organization_id)
+        if not failed.exists():
+            return False
+        check_quota(user_id=job.created_by_id, organization_id=job.organization_id)
+        return bool(
+            failed.update(
+                state=Job.State.PENDING,
+                progress=0,
+                error="",
+                row_count=None,
+                total_rows=None,
+                created_at=now,
+                queued_at=None,
+                started_at=None,
+                finished_at=None,
+                expires_at=job.expiry_on_retry(now),
+            )
         )
-    )
 
 
 def requeue_orphan(job: Job) -> bool:
-    """Put a job its dead worker held back to waiting; False when it is not running any
-    more (finished meanwhile, or failed by the sweep)."""
+    """Put a job its dead worker held back in the queue (the caller sends its task again);
+    False when it is not running any more (finished meanwhile, or failed by the sweep)."""
     return bool(
         type(job)
         .objects.filter(pk=job.pk, state=Job.State.RUNNING)
-        .update(state=Job.State.PENDING, progress=0)
+        .update(state=Job.State.PENDING, progress=0, queued_at=timezone.now())
     )
 
 

@@ -5,7 +5,7 @@ first purge on or after day R + RETENTION_DAYS + 1, 00:00 — requested 2025-11-
 deleted from 2026-11-28 00:00 on, never a run before. Export files go when they expire
 or when the oldest record in them is purged, whichever is first; a statement lives as
 long as the last record of its period. Results that came for a send that never arrived
-go after PENDING_RESULT_DAYS.
+go after PENDING_RESULT_DAYS. Events of the access record go after AUDIT_RETENTION_DAYS.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from .dates import day_start
 from .models import (
+    AccessEvent,
     Delivery,
     Export,
     Job,
@@ -45,6 +46,7 @@ SEND_BATCH = 1_000
 # keep a core busy the list page's requests are waiting for.
 BATCH_PAUSE = 0.02
 WARNING_DAYS = 30  # sends this close to deletion are marked, and offered for export
+ACCESS_EVENT_BATCH = 10_000  # access events per transaction
 ADVISORY_LOCK_KEY = 0x5E4D0_9E  # pg_try_advisory_lock: one purge at a time
 LOCK_ROW_HOLD = dt.timedelta(hours=2)
 
@@ -98,6 +100,7 @@ class PurgeResult:
     deliveries: int = 0
     files: int = 0
     pending_results: int = 0  # results whose send never came
+    access_events: int = 0  # of the access record, older than AUDIT_RETENTION_DAYS
     per_organization: dict[str, dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: {"sends": 0, "deliveries": 0, "files": 0})
     )
@@ -106,7 +109,8 @@ class PurgeResult:
 def purge_expired(
     *, dry_run: bool = False, batch_size: int = DELIVERY_BATCH, max_batches: int | None = None
 ) -> PurgeResult:
-    """Delete expired sends with their deliveries, in bounded batches, and expired files.
+    """Delete expired sends with their deliveries, in bounded batches, expired files, and
+    the access record's events older than AUDIT_RETENTION_DAYS.
 
     Each batch is one transaction of whole sends (deliveries and their send together), and
     re-checks the cutoff as it deletes, so an interrupted run leaves nothing half done and
@@ -114,7 +118,8 @@ def purge_expired(
     Raises PurgeAlreadyRunning when another purge holds the lock.
     """
     with _single_purge():
-        limit = cutoff(trusted_now())
+        now = trusted_now()
+        limit = cutoff(now)
         result = PurgeResult(limit)
         log = PurgeLog.objects.create(started_at=timezone.now(), cutoff=limit, dry_run=dry_run)
         batches = 0
@@ -137,12 +142,14 @@ def purge_expired(
             if not any(counts.values()):
                 del result.per_organization[organization.name]
         result.pending_results = _purge_pending_results(dry_run=dry_run)
+        result.access_events = _purge_access_events(access_record_cutoff(now), dry_run=dry_run)
         for counts in result.per_organization.values():
             result.sends += counts["sends"]
             result.deliveries += counts["deliveries"]
             result.files += counts["files"]
         log.sends, log.deliveries, log.files = result.sends, result.deliveries, result.files
         log.pending_results = result.pending_results
+        log.access_events = result.access_events
         log.per_organization = dict(result.per_organization)
         log.completed = max_batches is None or batches < max_batches
         log.finished_at = timezone.now()
@@ -155,7 +162,48 @@ def purge_expired(
             " (dry run)" if dry_run else "",
             result.pending_results,
         )
+    if result.access_events:
+        logger.info(
+            "purge%s: %s access events older than %s days",
+            " (dry run)" if dry_run else "",
+            result.access_events,
+            settings.AUDIT_RETENTION_DAYS,
+        )
     return result
+
+
+def access_record_cutoff(now: dt.datetime) -> dt.datetime:
+    """Events of the access record from before this instant are expired at `now`."""
+    return now - dt.timedelta(days=settings.AUDIT_RETENTION_DAYS)
+
+
+def _purge_access_events(limit: dt.datetime, *, dry_run: bool) -> int:
+    """Delete the access record's events from before `limit`, oldest first, in
+    transactions of ACCESS_EVENT_BATCH: the one DELETE the record allows. On PostgreSQL
+    its trigger refuses every other; this one says so with a transaction-local setting,
+    set for the DELETE and off again before the transaction ends (so nothing else in it
+    shares the permission). The application refuses deleting events elsewhere."""
+    if dry_run:
+        return AccessEvent.objects.filter(at__lt=limit).count()
+    table = AccessEvent._meta.db_table
+    postgresql = connection.vendor == "postgresql"
+    removed = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if postgresql:
+                cursor.execute("SET LOCAL sendon.audit_purge = 'on'")
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN "
+                f"(SELECT id FROM {table} WHERE at < %s ORDER BY at LIMIT %s)",
+                [connection.ops.adapt_datetimefield_value(limit), ACCESS_EVENT_BATCH],
+            )
+            deleted = cursor.rowcount
+            if postgresql:
+                cursor.execute("SET LOCAL sendon.audit_purge = 'off'")
+        removed += deleted
+        if deleted < ACCESS_EVENT_BATCH:
+            return removed
+        time.sleep(BATCH_PAUSE)
 
 
 def _purge_pending_results(*, dry_run: bool) -> int:

@@ -1,4 +1,6 @@
-"""Celery tasks: thin wrappers that take an id and call a plain function.
+"""Celery tasks: thin wrappers that take an id and call a plain function; and the
+dispatcher that sends a job's task in its organization's turn (jobs.take_next decides
+which job; `dispatch` sends it).
 
 Every task's message is acknowledged only once it is done, and given back when its
 worker dies (acks_late, reject_on_worker_lost): settings.py says so once, for all tasks
@@ -28,22 +30,64 @@ HARD_LIMIT = settings.EXPORT_TIME_LIMIT + 60
 
 @shared_task(bind=True, soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
 def run_export(self: Task, export_id: int) -> None:
-    """Build and publish one export's file; failures are recorded on the job."""
-    build_export(export_id, worker=self.request.hostname or "")
+    """Build and publish one export's file; failures are recorded on the job. Then hand
+    the organization's next job to the queue."""
+    try:
+        build_export(export_id, worker=self.request.hostname or "")
+    finally:
+        _dispatch_for(Export, export_id)
 
 
 @shared_task(bind=True, soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
 def run_statement(self: Task, statement_id: int) -> None:
-    """Gather, render and publish one statement; failures are recorded on it."""
+    """Gather, render and publish one statement; failures are recorded on it. Then hand
+    the organization's next job to the queue."""
     # Imported here, in the worker: WeasyPrint takes a second to import, which no web
     # process (they only queue this task) should pay.
     from .statements.render import run_statement as build_statement
 
-    build_statement(statement_id, worker=self.request.hostname or "")
+    try:
+        build_statement(statement_id, worker=self.request.hostname or "")
+    finally:
+        _dispatch_for(Statement, statement_id)
 
 
 # Each kind of job and the task that runs it.
 JOB_TASKS: tuple[tuple[type[Job], Task], ...] = ((Export, run_export), (Statement, run_statement))
+
+
+def dispatch(organization_id: int) -> None:
+    """Hand the organization's waiting jobs to the queue, oldest first, as long as it has
+    fewer than EXPORT_RUNNING_PER_ORGANIZATION in the queue's hands (jobs.take_next).
+
+    Called when a job is asked for or tried again (after commit), when a job's task ends
+    (the worker hands over the next one), and by the sweep and a starting worker for any
+    turn that was missed. Embedded, the task runs here and then hands over the next. When
+    the broker cannot be reached the job handed over fails at once with a reason and a
+    retry button, instead of waiting for a worker that will never hear of it; the others
+    keep waiting, for the sweep to hand over once the broker answers again.
+    """
+    task_of = dict(JOB_TASKS)
+    while (taken := jobs.take_next(organization_id)) is not None:
+        model, pk = taken
+        try:
+            task_of[model].delay(pk)
+        except OperationalError:
+            logger.exception("could not queue %s %s", model._meta.model_name, pk)
+            jobs.fail_unqueued(model, pk)
+            return
+
+
+def dispatch_waiting() -> None:
+    """Hand over the next jobs of every organization with a job waiting for its turn."""
+    for organization_id in sorted(jobs.organizations_waiting()):
+        dispatch(organization_id)
+
+
+def _dispatch_for(model: type[Job], pk: int) -> None:
+    """Dispatch for the organization of this job (asked for, or its task ended)."""
+    for organization_id in model.objects.filter(pk=pk).values_list("organization_id", flat=True):
+        dispatch(organization_id)
 
 
 def requeue_orphans(worker: str) -> int:
@@ -69,33 +113,29 @@ def requeue_orphans(worker: str) -> int:
 
 def queue_export_on_commit(export_id: int) -> None:
     """Queue the export once the request's transaction commits (see _queue_on_commit)."""
-    _queue_on_commit(Export, run_export, export_id)
+    _queue_on_commit(Export, export_id)
 
 
 def queue_statement_on_commit(statement_id: int) -> None:
     """Queue the statement once the request's transaction commits (see _queue_on_commit)."""
-    _queue_on_commit(Statement, run_statement, statement_id)
+    _queue_on_commit(Statement, statement_id)
 
 
-def _queue_on_commit(model: type[Job], task: Task, pk: int) -> None:
-    """When the broker cannot be reached the job fails at once with a reason and a retry
-    button, instead of the page."""
-
-    def queue() -> None:
-        try:
-            task.delay(pk)
-        except OperationalError:
-            logger.exception("could not queue %s %s", model._meta.model_name, pk)
-            jobs.fail_unqueued(model, pk)
-
-    transaction.on_commit(queue)
+def _queue_on_commit(model: type[Job], pk: int) -> None:
+    """The job waits for its organization's turn: handed to the queue at once when the
+    organization has room, else when a job ahead of it ends (see dispatch). When the
+    broker cannot be reached the job fails with a reason and a retry button, not the page."""
+    transaction.on_commit(lambda: _dispatch_for(model, pk))
 
 
 @shared_task
 def fail_stuck_jobs() -> int:
     """Mark jobs (exports and statements) that outlived the task time limit as failed, so
-    none stays "working"; beat runs it every ten minutes."""
-    return sum(model.objects.fail_stuck() for model, _ in JOB_TASKS)
+    none stays "working", then hand over the jobs whose turn has come (theirs, or one a
+    task that died never handed over); beat runs it every ten minutes."""
+    failed = sum(model.objects.fail_stuck() for model, _ in JOB_TASKS)
+    dispatch_waiting()
+    return failed
 
 
 @shared_task

@@ -5,8 +5,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
 from . import views
+from .accounts import members
 from .accounts import views as accounts
 from .api import views as api
+from .audit import views as audit
 from .exports import views as exports
 from .results import views as results
 from .statements import views as statements
@@ -31,6 +33,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("results/", results.results, name="results"),
     path("results/<id:pk>/", results.result_detail, name="result_detail"),
+    path("results/<id:pk>/reveal/", results.result_reveal, name="result_reveal"),
+    path("results/<id:pk>/conceal/", results.result_conceal, name="result_conceal"),
     path("exports/", exports.export_list, name="export_list"),
     path("exports/new/", exports.export_create, name="export_create"),
     path("exports/<id:pk>/row/", exports.export_row, name="export_row"),
@@ -45,6 +49,17 @@ urlpatterns = [
     path("statements/verify/<str:code>/", statements.statement_verify, name="statement_verify"),
     path("settings/api-keys/", accounts.api_keys, name="api_keys"),
     path("settings/api-keys/<id:pk>/revoke/", accounts.api_key_revoke, name="api_key_revoke"),
+    path("settings/members/", members.members, name="members"),
+    path("settings/members/<id:pk>/role/", members.member_role, name="member_role"),
+    path("settings/members/<id:pk>/remove/", members.member_remove, name="member_remove"),
+    path(
+        "settings/members/invitations/<id:pk>/cancel/",
+        members.invitation_cancel,
+        name="invitation_cancel",
+    ),
+    path("invitations/<str:token>/", members.invitation, name="invitation"),
+    path("audit/", audit.access_record, name="access_record"),
+    path("audit/export/", audit.access_record_csv, name="access_record_csv"),
     path("api/v1/openapi.json", api.openapi, name="api_openapi"),
     path("api/v1/send-requests", api.send_requests, name="api_send_requests"),
     path(

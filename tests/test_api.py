@@ -372,7 +372,7 @@ def test_another_organizations_send_is_404(platform, bob):
 
 
 def test_keys_are_made_and_revoked_by_owners(alice, bob):
-    response = alice.client.post("/settings/api-keys/", {"name": "발송 서버"})
+    response = alice.client.post("/settings/api-keys/", {"name": "발송 서버"}, follow=True)
     html = response.content.decode()
     key = ApiKey.objects.get()
     assert f"sr_{key.prefix}_" in html and key.secret_hash not in html

@@ -370,6 +370,7 @@ def test_a_statement_lives_as_long_as_the_records_it_sums_up(alice):
         assert retention.purge_expired().files == 0
         assert alice.client.get(f"/statements/{statement.pk}/download/").status_code == 200
     with at(MIDNIGHT + dt.timedelta(hours=4)):
+        alice.client.force_login(alice.user)  # a day later: the last sign-in has ended
         result = retention.purge_expired()
         assert result.files == 1 and result.sends == 1
         response = alice.client.get(f"/statements/{statement.pk}/download/")

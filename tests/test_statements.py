@@ -236,7 +236,7 @@ def test_verification_is_rate_limited(db, client, settings):
 
 
 def test_behind_the_proxy_each_visitor_has_a_limit_of_their_own(db, client, settings):
-    settings.VERIFY_RATE_LIMIT, settings.BEHIND_PROXY = 1, True
+    settings.VERIFY_RATE_LIMIT, settings.TRUSTED_PROXY_HOPS = 1, 1
     url = "/statements/verify/AAAA-BBBB-CCCC/"
     # The proxy appends the address it saw; what the visitor sent before it is ignored.
     assert client.get(url, headers={"X-Forwarded-For": "9.9.9.9, 203.0.113.7"}).status_code == 404
@@ -562,6 +562,7 @@ def test_statements_are_numbered_per_organization_and_month(
     ]
     assert first.file_name == "ST-2026-11-0001_2026-10-01_2026-10-31.pdf"
     with time_machine.travel(dt.datetime(2026, 12, 1, 0, 5, tzinfo=KST), tick=False):
+        alice.client.force_login(alice.user)  # days later: the last sign-in has ended
         december = issue(alice, django_capture_on_commit_callbacks)
     assert december.number == "ST-2026-12-0001"
 
@@ -646,10 +647,11 @@ def waiting_statement(account, **scope) -> Statement:
 
 
 def test_the_statements_page_query_count_does_not_grow_with_rows(
-    alice, october, django_assert_num_queries, django_capture_on_commit_callbacks
+    alice, october, settings, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
     """Each row names its sender and channel without a query of its own, and a GET writes
     nothing."""
+    settings.EXPORT_ACTIVE_PER_USER = settings.EXPORT_ACTIVE_PER_ORGANIZATION = 30  # 21 rows
     issue(alice, django_capture_on_commit_callbacks, sender=alice.kakao.pk, channel="alimtalk")
     # session, user, membership with its organization, the statements with their senders,
     # the form's sender choices

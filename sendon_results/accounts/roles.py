@@ -42,7 +42,7 @@ ACTIONS: dict[Permission, Promise] = {
     Permission.EXPORT: _("export the send results"),
     Permission.ISSUE_STATEMENTS: _("issue send statements"),
     Permission.DOWNLOAD_STATEMENTS: _("download send statements"),
-    Permission.MANAGE_MEMBERS: _("manage members"),
+    Permission.MANAGE_MEMBERS: _("manage the members"),
     Permission.MANAGE_KEYS: _("manage API keys"),
     Permission.VIEW_ACCESS_RECORD: _("see the access record"),
 }

@@ -9,9 +9,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language
 
+from .. import audit
 from ..api.keys import create_key
 from ..models import ApiKey
 from .decorators import permission_required
@@ -39,25 +41,44 @@ def switch_organization(request: OrgRequest) -> HttpResponse:
 switch_language = login_not_required(set_language)
 
 
+# The secret of a key just created, kept in the session for the one page that shows it.
+NEW_KEY_SESSION_KEY = "new_api_key"
+
+
+@never_cache
 @permission_required(Permission.MANAGE_KEYS)
 def api_keys(request: MemberRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
-    new_key = None
     if request.method == "POST" and form.is_valid():
-        _, new_key = create_key(
+        key, secret = create_key(
             organization=request.organization, name=form.cleaned_data["name"], user=request.user
         )
-        form = ApiKeyForm()
+        named = {"name": key.name, "prefix": key.prefix}  # the prefix only: never the secret
+        audit.record(request, audit.Action.API_KEY_CREATED, obj=key, detail=named)
+        # Post/redirect/get: a refresh of the page must not create a second key. The next
+        # GET shows the secret once and drops it; a refresh after that shows it no more.
+        request.session[NEW_KEY_SESSION_KEY] = [request.organization.pk, secret]
+        return redirect("api_keys")
+    shown = request.session.pop(NEW_KEY_SESSION_KEY, None) if request.method == "GET" else None
+    new_key = shown[1] if shown and shown[0] == request.organization.pk else None
     keys = ApiKey.objects.filter(organization=request.organization).order_by("-created_at")
     return render(
         request, "accounts/api_keys.html", {"form": form, "keys": keys, "new_key": new_key}
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @permission_required(Permission.MANAGE_KEYS)
 def api_key_revoke(request: MemberRequest, pk: int) -> HttpResponse:
+    """GET asks to confirm (a page of its own, so it works without JavaScript); POST
+    revokes."""
     key = get_object_or_404(ApiKey, pk=pk, organization=request.organization)
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if request.method == "GET":
+        if key.revoked_at is not None:
+            return redirect("api_keys")
+        return render(request, "accounts/api_key_revoke.html", {"key": key})
+    if ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+        named = {"name": key.name, "prefix": key.prefix}
+        audit.record(request, audit.Action.API_KEY_REVOKED, obj=key, detail=named)
     messages.success(request, _("The key %(name)s is revoked.") % {"name": key.name})
     return redirect("api_keys")

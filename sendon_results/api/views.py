@@ -42,6 +42,7 @@ REFUSED_STATUS: dict[type[ingest.Refused], int] = {
     ingest.Conflict: 409,
     ingest.TooManyWaiting: 429,
 }
+TOO_MANY_WAITING_RETRY_AFTER = "60"  # seconds
 
 ApiView = Callable[Concatenate[HttpRequest, Organization, ...], HttpResponse]
 
@@ -84,7 +85,11 @@ def _errors(problem: ApiError | ingest.Refused) -> JsonResponse:
         status = problem.status
     else:  # a refusal added to ingest and not here is still a JSON answer
         status = REFUSED_STATUS.get(type(problem), 500)
-    return JsonResponse({"errors": problem.errors}, status=status)
+    response = JsonResponse({"errors": problem.errors}, status=status)
+    if status == 429:
+        # Waiting results go as their sends are recorded: record the sends, then retry.
+        response["Retry-After"] = TOO_MANY_WAITING_RETRY_AFTER
+    return response
 
 
 def _unexpected(status: int, message: str) -> JsonResponse:

@@ -1,6 +1,8 @@
 """The columns of the two export layouts, and how a database row becomes their cells: in
 Python for xlsx and CSV, and the same in SQL beside it for PostgreSQL's COPY.
-`tests/test_exports.py` keeps each SQL twin equal to its Python original."""
+`tests/test_exports.py` and `tests/test_masking.py` keep each SQL twin equal to its Python
+original. Recipients' numbers and names are masked unless the export was asked for with
+them in full (`Export.unmasked`, with a reason)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from ..dates import wall_clock, wall_clock_sql
+from ..masking import mask_name, mask_name_sql, mask_phone, mask_phone_sql
 from ..models import Channel, Delivery, Organization, SenderProfile, SendRequest, Source
 from ..phones import format_phone, format_phone_sql
 from ..result_codes import (
@@ -128,7 +131,9 @@ class Cells:
     """Turns database rows into cells. Labels, senders and explanations repeat across
     millions of rows, so each is worked out once per file."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, unmasked: bool = False) -> None:
+        # Numbers and names in full only in an export asked for so; masked by default.
+        self.unmasked = unmasked
         self.zone = timezone.get_current_timezone()
         self.channel = {value: str(label) for value, label in Channel.choices}
         self.source = {value: str(label) for value, label in Source.choices}
@@ -208,8 +213,8 @@ class Cells:
             self.source[source],
             self.sender(kind, value, label),
             body,
-            format_phone(recipient),
-            recipient_name,
+            format_phone(recipient) if self.unmasked else mask_phone(recipient),
+            recipient_name if self.unmasked else mask_name(recipient_name),
             self.outcome[outcome],
             code,
             self.result(code, final_channel, message),
@@ -255,8 +260,11 @@ class Cells:
             label_sql("send_request__source", self.source),
             self.sender_sql("send_request__sender_id", organization),
             safe_text_sql("send_request__body"),
-            format_phone_sql("recipient"),
-            safe_text_sql("recipient_name"),
+            # A number the platform stored oddly (+82…) is text a spreadsheet could run.
+            safe_text_sql(
+                format_phone_sql("recipient") if self.unmasked else mask_phone_sql("recipient")
+            ),
+            safe_text_sql("recipient_name" if self.unmasked else mask_name_sql("recipient_name")),
             label_sql("status", self.outcome),
             safe_text_sql("result_code"),
             self.result_sql(),
@@ -328,14 +336,15 @@ def label_sql(field: str, labels: dict[str, str]) -> Case:
     )
 
 
-def safe_text_sql(field: str) -> Case:
-    """`'` before formula-like text, as write_csv does."""
+def safe_text_sql(field: str | Any) -> Case:
+    """`'` before formula-like text, as write_csv does: of a field, or of an expression."""
+    text = F(field) if isinstance(field, str) else field
     return Case(
         When(
-            In(Left(F(field), 1), list(FORMULA_PREFIXES)),
-            then=Concat(Value("'"), F(field), output_field=Text()),
+            In(Left(text, 1), list(FORMULA_PREFIXES)),
+            then=Concat(Value("'"), text, output_field=Text()),
         ),
-        default=F(field),
+        default=text,
         output_field=Text(),
     )
 

@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Export
 
+REASON_MIN_LENGTH = 5
+REASON_MAX_LENGTH = Export._meta.get_field("reason").max_length or 200
+
 
 class ExportRequestForm(forms.Form):
-    """Asks for an export of the list as it is filtered now (its query string)."""
+    """Asks for an export of the list as it is filtered now (its query string); masked,
+    unless a member who may see full numbers asks for them and says why (the view checks
+    the role)."""
 
     kind = forms.ChoiceField(
         label=_("Layout"),
@@ -20,6 +27,29 @@ class ExportRequestForm(forms.Form):
     )
     split = forms.ChoiceField(label=_("Sheets"), choices=Export.Split.choices, required=False)
     query = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
+    unmasked = forms.BooleanField(label=_("Include full numbers"), required=False)
+    reason = forms.CharField(
+        label=_("Reason for download"),
+        required=False,
+        min_length=REASON_MIN_LENGTH,
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.TextInput(
+            attrs={"class": "export-reason", "placeholder": _("Reason for download (required)")}
+        ),
+    )
 
     def clean_query(self) -> QueryDict:
         return QueryDict(self.cleaned_data["query"])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("unmasked"):
+            cleaned["reason"] = ""  # a masked export needs none, and keeps none
+            self.errors.pop("reason", None)
+        elif not cleaned.get("reason") and "reason" not in self.errors:
+            self.add_error(
+                "reason",
+                _("Say why you need the full numbers (%(min)s to %(max)s characters).")
+                % {"min": REASON_MIN_LENGTH, "max": REASON_MAX_LENGTH},
+            )
+        return cleaned

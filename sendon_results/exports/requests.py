@@ -23,16 +23,21 @@ def request_export(
     filters: dict[str, list[str]],
     description: list[dict[str, str]] | None = None,
     split: str = "",
+    unmasked: bool = False,
+    reason: str = "",
 ) -> tuple[Export, bool]:
     """The member's export of these filters: a new pending job, or the same one asked for
     within the last minute (a double click does not start two jobs). Returns (job,
-    created)."""
+    created). Raises jobs.QueueFull when the member or the organization has as many jobs
+    waiting or being made as the quotas allow (a double click still finds its job)."""
     now = timezone.now()
     with transaction.atomic():
         recent = jobs.recent_requests(Export, user=user, organization=organization, now=now)
-        for export in recent.filter(kind=kind, file_format=file_format, split=split):
+        same = recent.filter(kind=kind, file_format=file_format, split=split, unmasked=unmasked)
+        for export in same:
             if export.filters == filters:
                 return export, False
+        jobs.check_quota(user_id=user.pk, organization_id=organization.pk)
         export = Export.objects.create(
             organization=organization,
             created_by=user,
@@ -41,6 +46,8 @@ def request_export(
             split=split,
             filters=filters,
             description=description or [],
+            unmasked=unmasked,
+            reason=reason,
             language=translation.get_language() or "ko",
             expires_at=now + dt.timedelta(days=settings.EXPORT_EXPIRY_DAYS),
         )

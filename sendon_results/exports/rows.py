@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from ..models import Delivery, Export, SendRequest
+from ..models.sends import DeliveryQuerySet
 from ..results.filters import SendRequestFilter
 from .columns import (
     DELIVERY_COLUMNS,
@@ -62,7 +63,7 @@ def export_rows(export: Export) -> Rows:
         )
     sends = filterset.qs
     newest_first = not filterset.oldest_first
-    cells = Cells()
+    cells = Cells(unmasked=export.unmasked)
     span = _span(sends, filterset.outcomes)
     first_day, last_day = span["days"]
     if export.kind == Export.Kind.SENDS:
@@ -148,7 +149,7 @@ def _ordering(prefix: str, newest_first: bool) -> list[str]:
 
 def _deliveries_of(
     export: Export, sends: QuerySet[SendRequest], filterset: SendRequestFilter
-) -> QuerySet[Delivery]:
+) -> DeliveryQuerySet:
     """Deliveries of the filtered sends, narrowed as _narrowed says."""
     deliveries = Delivery.objects.filter(
         organization=export.organization, send_request__in=sends.order_by().values("id")
@@ -156,12 +157,12 @@ def _deliveries_of(
     return _narrowed(deliveries, filterset)
 
 
-def _narrowed(deliveries: QuerySet[Delivery], filterset: SendRequestFilter) -> QuerySet[Delivery]:
+def _narrowed(deliveries: DeliveryQuerySet, filterset: SendRequestFilter) -> DeliveryQuerySet:
     """Deliveries narrowed by the outcome and recipient filters too, as the list's FilterSet
     read them: a "failure" export lists the failed numbers, not every number of a send with
     one; a recipient export the messages to any of the numbers, not the rest of each send."""
     if outcomes := filterset.outcomes:
         deliveries = deliveries.filter(status__in=outcomes)
-    if numbers := filterset.recipients:
-        deliveries = deliveries.filter(recipient__in=numbers)
+    if search := filterset.recipients:
+        deliveries = deliveries.to_recipients(search.numbers, search.endings)
     return deliveries

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from .. import jobs, tasks
-from ..accounts.decorators import permission_required
+from .. import audit, jobs, tasks
+from ..accounts.decorators import forbidden, permission_required
 from ..accounts.request import MemberRequest
-from ..accounts.roles import Permission
+from ..accounts.roles import Permission, may
 from ..downloads import job_file
 from ..models import Export, Statement
 from ..results.filters import SendRequestFilter
@@ -87,25 +87,35 @@ def export_create(request: MemberRequest) -> HttpResponse:
             request,
             _("The export could not be started: %(errors)s") % {"errors": form.errors.as_text()},
         )
-        return redirect("results")
+        back = form.cleaned_data.get("query")  # the list as it was, when that much is valid
+        return redirect(f"{reverse('results')}?{back.urlencode()}" if back else "results")
+    if form.cleaned_data["unmasked"] and not may(request.role, Permission.REVEAL):
+        return forbidden(request, Permission.REVEAL)
     query = form.cleaned_data["query"]
     check = SendRequestFilter(query, organization=request.organization)
     if not check.is_valid():
         messages.error(request, _("Correct the filters first: the export uses them as they are."))
         return redirect(f"{reverse('results')}?{query.urlencode()}")
-    export, created = request_export(
-        user=request.user,
-        organization=request.organization,
-        kind=form.cleaned_data["kind"],
-        file_format=form.cleaned_data["file_format"],
-        split=form.cleaned_data["split"],
-        filters=SendRequestFilter.saved(query),
-        description=[
-            {"label": item["label"], "value": item["value"]} for item in check.active_filters()
-        ],
-    )
+    try:
+        export, created = request_export(
+            user=request.user,
+            organization=request.organization,
+            kind=form.cleaned_data["kind"],
+            file_format=form.cleaned_data["file_format"],
+            split=form.cleaned_data["split"],
+            filters=SendRequestFilter.saved(query),
+            description=[
+                {"label": item["label"], "value": item["value"]} for item in check.active_filters()
+            ],
+            unmasked=form.cleaned_data["unmasked"],
+            reason=form.cleaned_data["reason"],
+        )
+    except jobs.QueueFull as full:
+        messages.error(request, str(full))
+        return redirect(f"{reverse('results')}?{query.urlencode()}")
     if created:
         tasks.queue_export_on_commit(export.pk)
+        audit.record(request, audit.Action.EXPORT_REQUESTED, obj=export, detail=_recorded(export))
     request.session[NOTICE_KEY] = export.pk
     return redirect(f"{reverse('results')}?{query.urlencode()}")
 
@@ -114,9 +124,14 @@ def export_create(request: MemberRequest) -> HttpResponse:
 @permission_required(Permission.EXPORT)
 def export_retry(request: MemberRequest, pk: int) -> HttpResponse:
     export = _get_export_for_user(request, pk)
-    if export.state == Export.State.FAILED and jobs.reset_for_retry(export):
-        tasks.queue_export_on_commit(export.pk)
-        messages.info(request, _("Trying the export again."))
+    if export.unmasked and not may(request.role, Permission.REVEAL):
+        return forbidden(request, Permission.REVEAL)
+    try:
+        if export.state == Export.State.FAILED and jobs.reset_for_retry(export):
+            tasks.queue_export_on_commit(export.pk)
+            messages.info(request, _("Trying the export again."))
+    except jobs.QueueFull as full:
+        messages.error(request, str(full))
     return redirect("export_list")
 
 
@@ -130,10 +145,30 @@ def export_download(request: MemberRequest, pk: int) -> HttpResponseBase:
         if statements.filter(pk=pk).exists():
             return redirect("statement_download", pk=pk)
         raise Http404
-    return job_file(
+    if export.unmasked and not may(request.role, Permission.REVEAL):
+        return forbidden(request, Permission.REVEAL)  # a role changed since it was asked for
+    response = job_file(
         request,
         export,
         content_type=CONTENT_TYPES[export.file_format],
         expired_page="exports/expired.html",
         back_to="export_list",
     )
+    if isinstance(response, FileResponse):  # the file itself, not a page about it
+        detail = {**_recorded(export), "rows": export.row_count}
+        audit.record(request, audit.Action.EXPORT_DOWNLOADED, obj=export, detail=detail)
+    return response
+
+
+def _recorded(export: Export) -> dict[str, object]:
+    """What the access record keeps of an export: its filter (numbers and text typed into
+    it masked), layout and format, full or masked numbers and the reason given."""
+    detail: dict[str, object] = {
+        "filters": audit.masked_filters(export.filters),
+        "kind": export.kind,
+        "format": export.file_format,
+        "numbers": "revealed" if export.unmasked else "masked",
+    }
+    if export.reason:
+        detail["reason"] = export.reason
+    return detail

@@ -1,6 +1,7 @@
 """The models, a module per concern; all of them importable from here."""
 
-from .accounts import Membership, Organization
+from .accounts import Invitation, Membership, Organization
+from .audit import AccessEvent, AccessRecordIsAppendOnly
 from .ingest import ApiKey, PendingResult
 from .jobs import Export, Job
 from .retention import PurgeLock, PurgeLog
@@ -17,6 +18,8 @@ from .sends import (
 from .statements import Statement
 
 __all__ = [
+    "AccessEvent",
+    "AccessRecordIsAppendOnly",
     "EARLIEST_MOMENT",
     "LATEST_MOMENT",
     "STATUS_HELP",
@@ -24,6 +27,7 @@ __all__ = [
     "Channel",
     "Delivery",
     "Export",
+    "Invitation",
     "Job",
     "Membership",
     "Organization",

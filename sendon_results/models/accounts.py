@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -34,6 +35,7 @@ class Membership(models.Model):
         Organization, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.VIEWER)
+    joined_at = models.DateTimeField(_("joined"), default=timezone.now)
 
     class Meta:
         verbose_name = _("membership")
@@ -44,3 +46,38 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.organization}"
+
+
+class Invitation(models.Model):
+    """An owner's invitation of an email address into the organization with a role. The
+    link mailed for it is signed and expires (accounts/invitations.py); this row makes it
+    good for one use: accepted once, or gone when cancelled or replaced by a newer one."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField(_("email"))
+    role = models.CharField(_("role"), max_length=10, choices=Membership.Role)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("invited at"), auto_now_add=True)
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        indexes = [
+            # The members page: an organization's invitations not accepted yet.
+            models.Index(fields=["organization", "accepted_at"], name="invitation_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} @ {self.organization}"

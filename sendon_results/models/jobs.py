@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -31,13 +32,34 @@ class JobQuerySet[J: Job](models.QuerySet[J]):
     def for_member(self, user: object, organization: Organization | None) -> JobQuerySet[J]:
         return self.filter(created_by=user, organization=organization)
 
+    def for_organization(self, organization: Organization | None) -> JobQuerySet[J]:
+        """Every member's jobs in the organization: its statements are the organization's.
+        (A few a month each: the organization's rows are read and sorted, no index needed.)"""
+        return self.filter(organization=organization)
+
+    def active(self) -> JobQuerySet[J]:
+        """Jobs waiting or being made: what the quotas count."""
+        return self.filter(state__in=[Job.State.PENDING, Job.State.RUNNING])
+
+    def in_hand(self) -> JobQuerySet[J]:
+        """Jobs handed to the queue and not finished: in the broker or with a worker."""
+        return self.filter(
+            Q(state=Job.State.RUNNING) | Q(state=Job.State.PENDING, queued_at__isnull=False)
+        )
+
+    def waiting_turn(self) -> JobQuerySet[J]:
+        """Jobs kept back until their organization's turn (jobs.take_next)."""
+        return self.filter(state=Job.State.PENDING, queued_at__isnull=True)
+
     def fail_stuck(self) -> int:
-        """Mark jobs waiting or running longer than any task may (its time limit, and ten
-        minutes in the queue) as failed, so none says "working" forever."""
+        """Mark jobs in the queue or running longer than any task may (its time limit, and
+        ten minutes in the queue) as failed, so none says "working" forever. A job waiting
+        for its organization's turn is not stuck: its turn comes when the job ahead of it
+        ends, or is failed here."""
         now = timezone.now()
         limit = dt.timedelta(seconds=settings.EXPORT_TIME_LIMIT + 600)
         return self.filter(
-            Q(state=Job.State.PENDING, created_at__lt=now - limit)
+            Q(state=Job.State.PENDING, queued_at__lt=now - limit)
             | Q(state=Job.State.RUNNING, started_at__lt=now - limit)
         ).update(
             state=Job.State.FAILED,
@@ -78,6 +100,10 @@ class Job(models.Model):
     # jobs it held are queued again (see tasks.requeue_orphans).
     worker = models.CharField(max_length=200, blank=True)
     attempt = models.CharField(max_length=32, blank=True)  # the run that may publish the file
+    # When the job was handed to the queue (the broker); empty while it waits for its
+    # organization's turn (jobs.take_next), so one organization's backlog never stands in
+    # the queue in front of another's job.
+    queued_at = models.DateTimeField(null=True, blank=True)
     # The oldest record in the file: the file goes when that record is purged.
     covers_from = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -97,9 +123,19 @@ class Job(models.Model):
             ),
             # The sweep for stuck jobs (fail_stuck) and the requeue of a dead worker's jobs.
             models.Index(fields=["state", "created_at"], name="%(class)s_state_created"),
+            # The organization's jobs in hand and its next waiting one (jobs.take_next), and
+            # its quota (jobs.check_quota).
+            models.Index(
+                fields=["organization", "state", "created_at"], name="%(class)s_org_state"
+            ),
             # The purge of expired files (retention._expire_files).
             models.Index(fields=["expires_at"], name="%(class)s_expires"),
         ]
+
+    @classmethod
+    def kinds(cls) -> list[type[Job]]:
+        """Every kind of job (exports, statements): they share the queue and its quotas."""
+        return [model for model in apps.get_models() if issubclass(model, cls)]
 
     @property
     def is_active(self) -> bool:
@@ -147,6 +183,10 @@ class Export(Job):
     # The same filters as the list described them when the export was asked for, [{label,
     # value}]: shown on the exports page without a query per row.
     description = models.JSONField(default=list, blank=True)
+    # Recipients' numbers and names in full, asked for by a member who may see them, with
+    # the reason they gave (다운로드 사유); masked otherwise (masking.py).
+    unmasked = models.BooleanField(_("full numbers"), default=False)
+    reason = models.CharField(_("reason for download"), max_length=200, blank=True)
 
     class Meta(Job.Meta):
         verbose_name = _("export")

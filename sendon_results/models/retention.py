@@ -20,6 +20,8 @@ class PurgeLog(models.Model):
     deliveries = models.PositiveBigIntegerField(_("deliveries"), default=0)
     files = models.PositiveIntegerField(_("files"), default=0)
     pending_results = models.PositiveIntegerField(_("results whose send never came"), default=0)
+    # Events of the access record older than AUDIT_RETENTION_DAYS.
+    access_events = models.PositiveBigIntegerField(_("access events"), default=0)
     # {organization name: {"sends": n, "deliveries": n, "files": n}}
     per_organization = models.JSONField(default=dict)
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Func, Q
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from ..masking import mask_phone
 from ..phones import format_phone
 from .accounts import Organization
 
@@ -97,9 +99,12 @@ class SendRequestQuerySet(models.QuerySet["SendRequest"]):
             condition |= Q(**{f"{outcome}_count__gt": 0})
         return self.filter(condition)
 
-    def with_recipient(self, organization: Organization, numbers: list[str]) -> SendRequestQuerySet:
-        """Sends to any of these numbers (digits)."""
-        sends = Delivery.objects.filter(organization=organization, recipient__in=numbers)
+    def with_recipient(
+        self, organization: Organization, numbers: list[str], endings: list[str] | None = None
+    ) -> SendRequestQuerySet:
+        """Sends to any of these numbers (digits), or to a number ending in any of these
+        four digits."""
+        sends = Delivery.objects.filter(organization=organization).to_recipients(numbers, endings)
         return self.filter(id__in=sends.values("send_request_id"))
 
 
@@ -280,6 +285,30 @@ STATUS_HELP: dict[str, Promise] = {
 }
 
 
+class RecipientEnding(Func):
+    """A number's last four digits, as the recipient search matches them. Written without
+    parameters, so that the query spells the expression exactly as the index
+    delivery_org_recipient_end does (SQLite uses an index on an expression only then)."""
+
+    template = "RIGHT(%(expressions)s, 4)"
+    output_field = models.CharField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="SUBSTR(%(expressions)s, -4)", **extra)
+
+
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    def to_recipients(
+        self, numbers: list[str], endings: list[str] | None = None
+    ) -> DeliveryQuerySet:
+        """Deliveries to any of these numbers (digits), or to a number ending in any of these
+        four digits."""
+        condition = Q(recipient__in=numbers)
+        if endings:
+            condition |= Q(recipient_ending__in=endings)
+        return self.alias(recipient_ending=RecipientEnding("recipient")).filter(condition)
+
+
 class Delivery(models.Model):
     class Status(models.TextChoices):
         SUCCESS = "success", _("Success")
@@ -317,6 +346,8 @@ class Delivery(models.Model):
         _("points refunded"), max_digits=10, decimal_places=2, default=0
     )
 
+    objects = DeliveryQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
@@ -339,7 +370,20 @@ class Delivery(models.Model):
                 fields=["organization", "recipient", "send_request"],
                 name="delivery_org_recipient",
             ),
+            # The recipient=5678 filter: sends of this organization to numbers ending in
+            # 5678. On the expression, so no column has to be written for it. The number
+            # itself last, so that PostgreSQL answers from the index alone as it does for a
+            # whole number: it reads the table when a column of the query is in the index
+            # only inside an expression (0.1 ms instead of 1.3 ms for 160 rows of 2M).
+            models.Index(
+                F("organization"),
+                RecipientEnding("recipient"),
+                F("send_request"),
+                F("recipient"),
+                name="delivery_org_recipient_end",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{format_phone(self.recipient)} {self.get_status_display()}"
+        # Masked: the admin writes this into its log and its pages' titles.
+        return f"{mask_phone(self.recipient)} {self.get_status_display()}"

@@ -5,7 +5,8 @@ they run), the expiring banner and the API all filter sends through SendRequestF
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -19,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..dates import day_start
 from ..models import Channel, Delivery, Organization, SenderProfile, SendRequest, Source
-from ..models.sends import SendRequestQuerySet
+from ..models.sends import DeliveryQuerySet, SendRequestQuerySet
 from ..phones import TYPED_MAX_LENGTH, format_phone, is_typed_phone, normalize_phone
 from ..retention import kept, oldest_kept_day
 from .fields import (
@@ -39,6 +40,7 @@ LATEST_DATE = dt.date(2099, 12, 31)
 RECIPIENTS_MAX = 20
 RESULT_CODE_MAX_LENGTH = Delivery._meta.get_field("result_code").max_length
 RESULT_CODES_MAX = 50
+ENDING_LENGTH = 4  # recipient=5678: any number ending in 5678
 
 
 class ResultsFilterForm(PagedFilterForm):
@@ -91,20 +93,46 @@ def _recipient_check(value: str) -> None:
 
 
 def recipient_filter() -> ManyValuesFilter:
-    """The recipient number filter of the list and the detail page: any of the numbers."""
+    """The recipient number filter of the list and the detail page: any of the numbers, or
+    of the numbers ending in four digits given alone."""
     return ManyValuesFilter(
         label=_("Recipient number"),
         method="filter_recipient",
         item_max_length=TYPED_MAX_LENGTH,
         max_values=RECIPIENTS_MAX,
         item_validators=[_recipient_check],
-        widget=ManyValuesInput(attrs={"type": "search", "inputmode": "tel"}),
+        widget=ManyValuesInput(
+            attrs={
+                "type": "search",
+                "inputmode": "tel",
+                "placeholder": _("Number or its last 4 digits"),
+            }
+        ),
     )
 
 
-def recipient_numbers(values: Iterable[str]) -> list[str]:
-    """The recipient filter's values as stored (digits only), without repeats."""
-    return list(dict.fromkeys(digits for value in values if (digits := normalize_phone(value))))
+@dataclass(frozen=True)
+class RecipientSearch:
+    """The recipient filter's values as stored (digits), without repeats: whole numbers,
+    and last four digits (four digits alone: no number is stored that short)."""
+
+    numbers: list[str]
+    endings: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.numbers or self.endings)
+
+    def __iter__(self) -> Iterator[str]:
+        """Every value, whole numbers first."""
+        return iter([*self.numbers, *self.endings])
+
+
+def recipient_search(values: Iterable[str]) -> RecipientSearch:
+    digits = list(dict.fromkeys(d for value in values if (d := normalize_phone(value))))
+    return RecipientSearch(
+        numbers=[d for d in digits if len(d) != ENDING_LENGTH],
+        endings=[d for d in digits if len(d) == ENDING_LENGTH],
+    )
 
 
 class SendRequestFilter(PagedFilterSet):
@@ -210,8 +238,10 @@ class SendRequestFilter(PagedFilterSet):
     def filter_recipient(
         self, queryset: SendRequestQuerySet, name: str, value: list[str]
     ) -> SendRequestQuerySet:
-        numbers = recipient_numbers(value)
-        return queryset.with_recipient(self.organization, numbers) if numbers else queryset
+        search = recipient_search(value)
+        if not search:
+            return queryset
+        return queryset.with_recipient(self.organization, search.numbers, search.endings)
 
     @property
     def outcomes(self) -> list[str]:
@@ -219,9 +249,9 @@ class SendRequestFilter(PagedFilterSet):
         return list(self.form.cleaned_data.get("outcome") or [])
 
     @property
-    def recipients(self) -> list[str]:
-        """The recipient numbers chosen, as stored (digits)."""
-        return recipient_numbers(self.form.cleaned_data.get("recipient") or [])
+    def recipients(self) -> RecipientSearch:
+        """The recipient numbers and last four digits chosen, as stored (digits)."""
+        return recipient_search(self.form.cleaned_data.get("recipient") or [])
 
     @property
     def oldest_first(self) -> bool:
@@ -230,11 +260,13 @@ class SendRequestFilter(PagedFilterSet):
     @classmethod
     def saved(cls, query: QueryDict) -> dict[str, list[str]]:
         """The list's parameters as an export saves them, {name: [values]}: no page
-        position, no empty values."""
+        position, no empty values, and none the list does not know (`utm_source=…` from a
+        shared link), so the same filter is the same export for the duplicate check."""
+        known = set(cls.base_filters) | set(ResultsFilterForm.base_fields)
         return {
             name: [value for value in values if value]
             for name, values in query.lists()
-            if name != "cursor" and any(values)
+            if name in known and name != "cursor" and any(values)
         }
 
     @classmethod
@@ -273,7 +305,13 @@ class SendRequestFilter(PagedFilterSet):
                 labels = dict(cast(list[tuple[str, str]], field.choices))
                 shown = ", ".join(str(labels[v]) for v in value)
             elif name == "recipient":
-                shown = ", ".join(format_phone(number) for number in recipient_numbers(value))
+                # As typed, written the usual way: the member's own words, already in the
+                # address bar and every link that keeps the filter (masking.py).
+                search = recipient_search(value)
+                shown = ", ".join(
+                    [format_phone(number) for number in search.numbers]
+                    + [_("ending in %(digits)s") % {"digits": e} for e in search.endings]
+                )
             elif isinstance(field, ManyValuesField):
                 shown = ", ".join(value)
             else:
@@ -336,7 +374,7 @@ class DeliveryFilter(PagedFilterSet):
         form = PagedFilterForm
 
     def filter_recipient(
-        self, queryset: QuerySet[Delivery], name: str, value: list[str]
-    ) -> QuerySet[Delivery]:
-        numbers = recipient_numbers(value)
-        return queryset.filter(recipient__in=numbers) if numbers else queryset
+        self, queryset: DeliveryQuerySet, name: str, value: list[str]
+    ) -> DeliveryQuerySet:
+        search = recipient_search(value)
+        return queryset.to_recipients(search.numbers, search.endings) if search else queryset

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from functools import partial
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
 
-from .. import retention
-from ..accounts.decorators import organization_required
+from .. import audit, masking, retention
+from ..accounts.decorators import organization_required, permission_required
 from ..accounts.request import MemberRequest, OrgRequest
+from ..accounts.roles import Permission, may
 from ..exports.forms import ExportRequestForm
 from ..exports.views import export_notice_for
 from ..models import Organization, SendRequest
@@ -94,6 +99,9 @@ def results(request: MemberRequest) -> HttpResponse:
             cursor=filterset.cursor,
         )
         context["count"], context["count_capped"] = _bounded_count(queryset)
+        if typed := filterset.form.cleaned_data.get("recipient"):  # people, by their numbers
+            masked = [audit.masked_phone(number) for number in typed]
+            audit.record(request, audit.Action.SENDS_SEARCHED, detail={"recipients": masked})
     else:
         status = 400
     return _render_page_or_fragment(request, "results/list.html", "results", context, status)
@@ -108,7 +116,7 @@ def result_detail(request: MemberRequest, pk: int) -> HttpResponse:
         switch = {"organization": send.organization, "next": request.get_full_path()}
         return render(request, "accounts/switch.html", switch)
     filterset = DeliveryFilter(request.GET, queryset=send.deliveries.all())
-    context: dict[str, object] = {"send": send, "filter": filterset}
+    context: dict[str, object] = {"send": send, "filter": filterset, **_reveal_state(request, send)}
     status = 200
     if filterset.is_valid():
         context["page"] = paginate(
@@ -116,7 +124,69 @@ def result_detail(request: MemberRequest, pk: int) -> HttpResponse:
         )
     else:
         status = 400
+    detail = _viewed(filterset, revealed=bool(context["revealed"]))
+    audit.record(request, audit.Action.SEND_VIEWED, obj=send, detail=detail)
     return _render_page_or_fragment(request, "results/detail.html", "deliveries", context, status)
+
+
+def _viewed(filterset: DeliveryFilter, *, revealed: bool) -> dict[str, object]:
+    """What the access record keeps of a look at a send: whether its numbers and names
+    were shown masked or revealed, and the numbers searched for in it (masked)."""
+    detail: dict[str, object] = {"numbers": "revealed" if revealed else "masked"}
+    if filterset.is_valid() and (typed := filterset.form.cleaned_data.get("recipient")):
+        detail["recipients"] = [audit.masked_phone(number) for number in typed]
+    return detail
+
+
+def _reveal_state(request: MemberRequest, send: SendRequest) -> dict[str, object]:
+    """Whether the page shows the send's numbers and names in full, and how long still:
+    only to a role that may, within REVEAL_MINUTES of asking (masking.py)."""
+    now = timezone.now()
+    until = masking.revealed_until(request.session, send.pk, now)
+    if until is None or not may(request.role, Permission.REVEAL):
+        return {"revealed": False}
+    return {
+        "revealed": True,
+        "reveal_minutes": masking.minutes_left(until, now),
+        "reveal_seconds": math.ceil((until - now).total_seconds()),
+    }
+
+
+@require_POST
+@permission_required(Permission.REVEAL)
+def result_reveal(request: MemberRequest, pk: int) -> HttpResponse:
+    """번호 보기: this send's numbers and names in full for REVEAL_MINUTES, to this member."""
+    send = _get_send_for_user(request, pk)
+    if send.organization != request.organization:
+        raise Http404("a send of another organization than the one worked in")
+    until = masking.reveal(request.session, send.pk, timezone.now())
+    _record_reveal(request, send, until)
+    return _back_to_send(request, send)
+
+
+@require_POST
+@organization_required
+def result_conceal(request: MemberRequest, pk: int) -> HttpResponse:
+    """다시 가리기: the send's numbers masked again before their time is up."""
+    send = _get_send_for_user(request, pk)
+    masking.conceal(request.session, send.pk)
+    return _back_to_send(request, send)
+
+
+def _record_reveal(request: MemberRequest, send: SendRequest, until: dt.datetime) -> None:
+    """The access record's entry for a reveal: who, which send, until when."""
+    audit.record(
+        request,
+        audit.Action.NUMBERS_REVEALED,
+        obj=send,
+        detail={"until": until.isoformat(), "minutes": settings.REVEAL_MINUTES},
+    )
+
+
+def _back_to_send(request: MemberRequest, send: SendRequest) -> HttpResponse:
+    """The send's page with the filters and page it was on (the form posts its query)."""
+    query = request.GET.urlencode()
+    return redirect(reverse("result_detail", args=[send.pk]) + (f"?{query}" if query else ""))
 
 
 def _expiring_soon(organization: Organization) -> dict[str, object] | None:

@@ -10,32 +10,18 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from ..accounts.people import person_name
 from ..models import Channel, Delivery, SenderProfile, SendRequest, Statement
 from ..results.filters import SendRequestFilter
 from .fonts import printable
 
 APPENDIX_LIMIT = 2_000  # sends listed one by one; beyond, the statement points to Excel
 OUTCOMES = tuple(Delivery.Status.values)
-
-
-def person_name(user: AbstractBaseUser) -> str:
-    """Who asked, as people call them: a Korean name family name first and unspaced
-    (김민준), another as Django writes it (Jane Doe), the login when none is set."""
-    first = (getattr(user, "first_name", "") or "").strip()
-    last = (getattr(user, "last_name", "") or "").strip()
-    if first and last and all(_is_hangul(c) for c in first + last):
-        return f"{last}{first}"
-    return " ".join(part for part in (first, last) if part) or user.get_username()
-
-
-def _is_hangul(char: str) -> bool:
-    return "\uac00" <= char <= "\ud7a3" or "\u3131" <= char <= "\u318e"
 
 
 def scope_filters(statement: Statement) -> dict[str, list[str]]:

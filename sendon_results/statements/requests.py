@@ -28,8 +28,10 @@ def request_statement(
 ) -> tuple[Statement, bool]:
     """The member's statement of this period and scope: a new pending job with the next
     number, or the same one asked for within the last minute (a double click takes one
-    number). Returns (statement, created). The period is the caller's to check
-    (StatementForm)."""
+    number). Returns (statement, created). Raises jobs.QueueFull, before a number is
+    taken, when the member or the organization has as many jobs waiting or being made as
+    the quotas allow; a double click still finds its statement. The period is the
+    caller's to check (StatementForm)."""
     now = timezone.now()
     with transaction.atomic():
         recent = jobs.recent_requests(Statement, user=user, organization=organization, now=now)
@@ -42,6 +44,9 @@ def request_statement(
         ).first()
         if twin is not None:
             return twin, False
+        # Statements count with exports: they take the same workers, and longer (a year
+        # with its sends listed takes minutes); each would also take a number for good.
+        jobs.check_quota(user_id=user.pk, organization_id=organization.pk)
         statement = Statement.objects.create(
             organization=organization,
             created_by=user,

@@ -6,6 +6,7 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from ..masking import mask_name, mask_phone
 from ..models import Channel, Delivery, SendRequest, Source
 from ..phones import format_phone
 from ..result_codes import REQUEST_FAILED, Explanation, explain
@@ -37,14 +38,13 @@ def outcome_counts(send: SendRequest) -> str:
     labels = {value: str(label) for value, label in Delivery.Status.choices}
     bar = ""
     if send.recipient_count:
+        # Widths as classes (app.css .pct-0 … .pct-100): the Content-Security-Policy
+        # refuses style attributes. A whole percent is finer than the bar's pixels.
+        widths = whole_percentages(counts, send.recipient_count)
         bar = format_html_join(
             "",
-            '<span class="seg {}" style="width: {}%"></span>',
-            (
-                (outcome, f"{100 * count / send.recipient_count:.2f}")
-                for outcome, count in counts.items()
-                if count
-            ),
+            '<span class="seg {} pct-{}"></span>',
+            ((outcome, width) for outcome, width in widths.items() if width),
         )
     shown = [o for o, count in counts.items() if o in ALWAYS_SHOWN or count]
     numbers = format_html_join(
@@ -71,9 +71,34 @@ def outcome_counts(send: SendRequest) -> str:
     )
 
 
+def whole_percentages(counts: dict[str, int], total: int) -> dict[str, int]:
+    """Each count as a whole percentage of `total`, rounded so that counts adding up to
+    the total add up to 100 (largest remainder first)."""
+    exact = {key: 100 * count / total for key, count in counts.items()}
+    whole = {key: min(100, int(share)) for key, share in exact.items()}
+    missing = min(100, round(sum(exact.values()))) - sum(whole.values())
+    for key in sorted(exact, key=lambda key: whole[key] - exact[key])[: max(0, missing)]:
+        whole[key] += 1
+    return whole
+
+
 @register.filter
 def phone(digits: str) -> str:
+    """One of the organization's own numbers (a calling number), in full. A recipient's
+    number goes through `recipient`."""
     return format_phone(digits)
+
+
+@register.filter
+def recipient(digits: str, revealed: bool = False) -> str:
+    """A recipient's number as the page may show it: 010-****-5678 unless revealed."""
+    return format_phone(digits) if revealed is True else mask_phone(digits)
+
+
+@register.filter
+def recipient_name(name: str, revealed: bool = False) -> str:
+    """A recipient's name as the page may show it: 김*수 unless revealed."""
+    return name if revealed is True else mask_name(name)
 
 
 @register.filter

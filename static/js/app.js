@@ -32,3 +32,11 @@ document.addEventListener("htmx:configRequest", (event) => {
     values.forEach((value) => data.append(key, value));
   }
 });
+
+// Fields marked data-submit-on-change (the organization switcher) submit their form when
+// changed; without JavaScript the form's own button does. (No inline handlers: the
+// Content-Security-Policy allows scripts from files only.)
+document.addEventListener("change", (event) => {
+  const field = event.target.closest("[data-submit-on-change]");
+  if (field && field.form) field.form.requestSubmit();
+});

@@ -74,6 +74,7 @@ class Command(BaseCommand):
             "last 30 days": f"requested_from={month_ago}",
             "q=인증번호": "q=인증번호",
             "recipient": f"recipient={DEMO_NUMBER}",
+            "recipient=<last 4>": f"recipient={DEMO_NUMBER[-4:]}",
             "status+channel+period": (
                 f"status=completed&channel=alimtalk&requested_from={month_ago}"
             ),

@@ -9,7 +9,10 @@ from ...retention import DELIVERY_BATCH, PurgeAlreadyRunning, purge_expired
 
 
 class Command(BaseCommand):
-    help = "Delete send records older than the retention period, and expired export files."
+    help = (
+        "Delete send records older than the retention period, expired export files, and "
+        "access events older than AUDIT_RETENTION_DAYS."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="report what would go")
@@ -28,7 +31,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{verb} what was requested before {result.cutoff:%Y-%m-%d %H:%M %Z}: "
             f"{result.sends:,} sends, {result.deliveries:,} deliveries, {result.files:,} files, "
-            f"{result.pending_results:,} results whose send never came in {elapsed:.1f} s"
+            f"{result.pending_results:,} results whose send never came, "
+            f"{result.access_events:,} access events in {elapsed:.1f} s"
             + (
                 f" ({result.deliveries / elapsed:,.0f} deliveries/s)"
                 if elapsed and not dry_run
