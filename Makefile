@@ -33,7 +33,7 @@ test: install system-packages
 # a minute on 2 cores. `make test` (and CI) still runs them all.
 SLOW_MARKERS := browser or libreoffice or subprocess or worker or faults
 test-fast: install
-	$(BIN)/python -m pytest -m "not ($(SLOW_MARKERS))" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto -m "not ($(SLOW_MARKERS))" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -25,7 +23,7 @@ from sendon_results.exports.requests import request_export
 from sendon_results.models import Export, Job, Statement
 from sendon_results.results.filters import SendRequestFilter
 from tests.factories import MembershipFactory, make_send
-from tests.test_tasks import database_url
+from tests.test_tasks import start_worker
 
 USER_FULL = "진행 중이거나 대기 중인 작업(엑셀 다운로드와 발송내역서)이 이미 3건 있어"
 ORGANIZATION_FULL = "조직 전체에서 진행 중이거나 대기 중인 작업이 이미 10건 있어"
@@ -375,30 +373,7 @@ def test_a_real_worker_serves_another_organization_between_a_backlogs_jobs(alice
     for query in ["", "status=completed", "status=failed", "channel=sms", "channel=lms"]:
         assert post_export(alice.client, query).status_code == 200
     assert post_export(bob.client).status_code == 200
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "CELERY_BROKER_URL": broker,
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "sendon_results",
-            "worker",
-            "--pool=solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    worker = start_worker(settings, broker)
     try:
         deadline = time.monotonic() + 120
         while Export.objects.active().exists() and time.monotonic() < deadline:

@@ -27,27 +27,15 @@ def database_url() -> str:
     return f"postgres://{quote(db['USER'])}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def test_a_real_worker_builds_the_export_and_the_statement_through_redis(alice, settings):
-    """The production path: the views queue through Redis, a Celery worker process builds
-    the files in the same PostgreSQL database and storage."""
-    if connection.vendor != "postgresql":
-        pytest.skip("the worker shares the test database: runs in the PostgreSQL pass of .ci/run")
-    broker = os.environ.get("CELERY_BROKER_URL")
-    if not broker:
-        pytest.fail("CELERY_BROKER_URL is not set: .ci/run starts Redis and sets it")
-    for i in range(3):
-        make_send(
-            alice.organization, sender=alice.phone, body=f"작업자 {i}", outcomes=["success"] * 2
-        )
-    app.conf.task_always_eager = False
-    app.control.purge()
+def start_worker(settings, broker: str) -> subprocess.Popen[str]:
+    """A real Celery worker process on the test database, its storage and this broker."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "CELERY_BROKER_URL": broker,
     }
-    worker = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -65,6 +53,23 @@ def test_a_real_worker_builds_the_export_and_the_statement_through_redis(alice, 
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def test_a_real_worker_builds_the_export_and_the_statement_through_redis(alice, settings):
+    """The production path: the views queue through Redis, a Celery worker process builds
+    the files in the same PostgreSQL database and storage."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker shares the test database: runs in the PostgreSQL pass of .ci/run")
+    broker = os.environ.get("CELERY_BROKER_URL")
+    if not broker:
+        pytest.fail("CELERY_BROKER_URL is not set: .ci/run starts Redis and sets it")
+    for i in range(3):
+        make_send(
+            alice.organization, sender=alice.phone, body=f"작업자 {i}", outcomes=["success"] * 2
+        )
+    app.conf.task_always_eager = False
+    app.control.purge()
+    worker = start_worker(settings, broker)
     try:
         response = alice.client.post(
             "/exports/new/",
