@@ -126,11 +126,8 @@ def member_role(request: MemberRequest, pk: int) -> HttpResponse:
         )
     except Membership.DoesNotExist:
         raise Http404("not a member of this organization") from None
-    except NotAnOwner:
-        return forbidden(request, Permission.MANAGE_MEMBERS)
-    except LastOwner:
-        messages.error(request, _last_owner_message())
-        return redirect("members")
+    except (NotAnOwner, LastOwner) as refused:
+        return _refused(request, refused)
     messages.success(
         request,
         _("%(name)s is now %(role)s.")
@@ -165,11 +162,8 @@ def member_remove(request: MemberRequest, pk: int) -> HttpResponse:
         removed = remove_member(organization=request.organization, actor=request.user, member_id=pk)
     except Membership.DoesNotExist:
         raise Http404("not a member of this organization") from None
-    except NotAnOwner:
-        return forbidden(request, Permission.MANAGE_MEMBERS)
-    except LastOwner:
-        messages.error(request, _last_owner_message())
-        return redirect("members")
+    except (NotAnOwner, LastOwner) as refused:
+        return _refused(request, refused)
     messages.success(
         request,
         _("%(name)s no longer belongs to %(organization)s.")
@@ -205,11 +199,19 @@ def _after_change(
     return redirect("members")
 
 
-def _last_owner_message() -> str:
-    return _(
-        "An organization always keeps an owner: make another member an owner first, "
-        "then change this one."
+def _refused(request: MemberRequest, refused: NotAnOwner | LastOwner) -> HttpResponse:
+    """A change the organization's rules refuse: the asker stopped being an owner
+    meanwhile (403), or it would leave the organization without one (back, saying so)."""
+    if isinstance(refused, NotAnOwner):
+        return forbidden(request, Permission.MANAGE_MEMBERS)
+    messages.error(
+        request,
+        _(
+            "An organization always keeps an owner: make another member an owner first, "
+            "then change this one."
+        ),
     )
+    return redirect("members")
 
 
 def _local(moment: dt.datetime) -> str:

@@ -17,8 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from ..accounts.people import person_name
 from ..dates import day_start
 from ..models import AccessEvent, Organization
-from ..results.fields import IdChoiceField, PagedFilterForm, PagedFilterSet
-from ..results.filters import EARLIEST_DATE, LATEST_DATE
+from ..results.fields import IdChoiceField, PagedFilterForm, PagedFilterSet, date_in_range
 
 
 class PersonChoiceField(IdChoiceField):
@@ -31,14 +30,6 @@ class PersonChoiceField(IdChoiceField):
 class PersonFilter(django_filters.ModelMultipleChoiceFilter):
     # As results.fields.SenderFilter: ids checked before they reach a query.
     field_class = PersonChoiceField  # type: ignore[assignment]
-
-
-def _date_in_range(value: dt.date | None) -> None:
-    if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise forms.ValidationError(
-            _("Choose a date between %(first)s and %(last)s.")
-            % {"first": EARLIEST_DATE.isoformat(), "last": LATEST_DATE.isoformat()}
-        )
 
 
 class AccessRecordForm(PagedFilterForm):
@@ -75,13 +66,13 @@ class AccessEventFilter(PagedFilterSet):
     date_from = django_filters.DateFilter(
         label=_("From"),
         method="filter_date_from",
-        validators=[_date_in_range],
+        validators=[date_in_range],
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     date_to = django_filters.DateFilter(
         label=_("To"),
         method="filter_date_to",
-        validators=[_date_in_range],
+        validators=[date_in_range],
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 

@@ -3,6 +3,7 @@ repeatable values, and ids a database column can hold."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,6 +15,19 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from ..pagination import LAST_PAGE, Cursor, InvalidCursor
+
+# Dates outside this range are typing mistakes, and beyond them date arithmetic overflows.
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(2099, 12, 31)
+
+
+def date_in_range(value: dt.date | None) -> None:
+    """A date filter's check: a day between EARLIEST_DATE and LATEST_DATE."""
+    if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise forms.ValidationError(
+            _("Choose a date between %(first)s and %(last)s.")
+            % {"first": EARLIEST_DATE.isoformat(), "last": LATEST_DATE.isoformat()}
+        )
 
 
 class PagedFilterForm(forms.Form):

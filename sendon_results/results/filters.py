@@ -30,12 +30,10 @@ from .fields import (
     PagedFilterForm,
     PagedFilterSet,
     SenderFilter,
+    date_in_range,
 )
 
 QUERY_MAX_LENGTH = 100
-# Dates outside this range are typing mistakes, and beyond them date arithmetic overflows.
-EARLIEST_DATE = dt.date(2000, 1, 1)
-LATEST_DATE = dt.date(2099, 12, 31)
 # A search box, not a bulk lookup: each number is one probe of the recipient index.
 RECIPIENTS_MAX = 20
 RESULT_CODE_MAX_LENGTH = Delivery._meta.get_field("result_code").max_length
@@ -75,14 +73,6 @@ class ResultsFilterForm(PagedFilterForm):
                 % {"start": start.isoformat()},
             )
         return cleaned
-
-
-def _date_field_checks(value: dt.date | None) -> None:
-    if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise forms.ValidationError(
-            _("Choose a date between %(first)s and %(last)s.")
-            % {"first": EARLIEST_DATE.isoformat(), "last": LATEST_DATE.isoformat()}
-        )
 
 
 def _recipient_check(value: str) -> None:
@@ -172,13 +162,13 @@ class SendRequestFilter(PagedFilterSet):
     requested_from = django_filters.DateFilter(
         label=_("From"),
         method="filter_requested_from",
-        validators=[_date_field_checks],
+        validators=[date_in_range],
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     requested_to = django_filters.DateFilter(
         label=_("To"),
         method="filter_requested_to",
-        validators=[_date_field_checks],
+        validators=[date_in_range],
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     q = django_filters.CharFilter(
