@@ -27,6 +27,7 @@ from .models import (
     Source,
 )
 from .result_codes import REQUEST_FAILED
+from .tallies import TallyChanges
 
 HISTORY_DAYS = 395  # 13 months, so the one-year limit is visible
 CHUNK = 500  # sends per transaction
@@ -253,6 +254,12 @@ def _create_chunk(
             delivery for send, recipients in built for delivery in _deliveries_of(send, recipients)
         ]
         Delivery.objects.bulk_create(deliveries, batch_size=5000)
+        changes = TallyChanges()
+        for send, _ in built:
+            changes.send(send)
+        for delivery in deliveries:
+            changes.delivery(delivery.send_request, delivery)
+        changes.save()
     return len(deliveries)
 
 

@@ -16,6 +16,7 @@ from .sends import (
     Source,
 )
 from .statements import Statement
+from .tallies import DeliveryTally, SendTally
 
 __all__ = [
     "AccessEvent",
@@ -26,6 +27,7 @@ __all__ = [
     "ApiKey",
     "Channel",
     "Delivery",
+    "DeliveryTally",
     "Export",
     "Invitation",
     "Job",
@@ -35,6 +37,7 @@ __all__ = [
     "PurgeLock",
     "PurgeLog",
     "SendRequest",
+    "SendTally",
     "SenderProfile",
     "Source",
     "Statement",

@@ -1,0 +1,223 @@
+"""Keeping the daily tallies (models/tallies.py) exact.
+
+Every writer of sends and deliveries collects what it changes in a `TallyChanges` — a
+send or delivery as it was taken away, as it is now added — and saves the sum in its own
+transaction: one upsert per table that adds the differences to the rows they belong to.
+`rebuild_tallies` recounts them from the sends and deliveries themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, F, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from .models import Delivery, DeliveryTally, Organization, SendRequest, SendTally
+
+# The dimensions and sums of each tally, in their columns' order.
+SEND_KEY = ("organization_id", "day", "sender_id", "channel", "source", "status")
+SEND_SUMS = (
+    "sends",
+    "recipients",
+    "success",
+    "failure",
+    "sending",
+    "waiting",
+    "cancelled",
+    "points_charged",
+    "points_refunded",
+)
+DELIVERY_KEY = (
+    "organization_id",
+    "day",
+    "sender_id",
+    "channel",
+    "final_channel",
+    "status",
+    "result_code",
+    "carrier",
+)
+DELIVERY_SUMS = ("deliveries", "points_charged", "points_refunded")
+
+Key = tuple[Any, ...]
+Sums = list[int | Decimal]
+
+
+def tally_day(moment: dt.datetime) -> dt.date:
+    """The Korea-time day (TIME_ZONE) a send counts on: the day of its requested_at."""
+    return moment.astimezone(timezone.get_default_timezone()).date()
+
+
+class TallyChanges:
+    """The differences a transaction makes to the tallies, saved in one go by `save`."""
+
+    def __init__(self) -> None:
+        self.sends: dict[Key, Sums] = defaultdict(lambda: [0] * len(SEND_SUMS))
+        self.deliveries: dict[Key, Sums] = defaultdict(lambda: [0] * len(DELIVERY_SUMS))
+
+    def send(self, send: SendRequest, sign: int = 1) -> None:
+        """Count the send as it is now (sign 1), or take it away as it was (sign -1)."""
+        key = (
+            send.organization_id,
+            tally_day(send.requested_at),
+            send.sender_id,
+            send.channel,
+            send.source,
+            send.status,
+        )
+        values = (
+            1,
+            send.recipient_count,
+            send.success_count,
+            send.failure_count,
+            send.sending_count,
+            send.waiting_count,
+            send.cancelled_count,
+            send.points_charged,
+            send.points_refunded,
+        )
+        _add(self.sends[key], values, sign)
+
+    def delivery(self, send: SendRequest, delivery: Delivery, sign: int = 1) -> None:
+        """Count one delivery of the send as it is now, or take it away as it was."""
+        key = (
+            send.organization_id,
+            tally_day(send.requested_at),
+            send.sender_id,
+            send.channel,
+            delivery.final_channel,
+            delivery.status,
+            delivery.result_code,
+            delivery.carrier,
+        )
+        _add(
+            self.deliveries[key],
+            (1, delivery.points_charged, delivery.points_refunded),
+            sign,
+        )
+
+    def deliveries_of(self, send: SendRequest, sign: int = 1) -> None:
+        """Count every delivery of the send as the database holds them now: one grouped
+        read of its deliveries, for changes made with UPDATE rather than row by row."""
+        rows = (
+            send.deliveries.order_by()
+            .values_list("final_channel", "status", "result_code", "carrier")
+            .annotate(Count("id"), Sum("points_charged"), Sum("points_refunded"))
+        )
+        day = tally_day(send.requested_at)
+        for final_channel, status, code, carrier, count, charged, refunded in rows:
+            key = (
+                send.organization_id,
+                day,
+                send.sender_id,
+                send.channel,
+                final_channel,
+                status,
+                code,
+                carrier,
+            )
+            _add(self.deliveries[key], (count, charged or 0, refunded or 0), sign)
+
+    def save(self) -> None:
+        """Add the differences to the tallies; rows left counting nothing are removed."""
+        _upsert(SendTally, SEND_KEY, SEND_SUMS, self.sends)
+        _upsert(DeliveryTally, DELIVERY_KEY, DELIVERY_SUMS, self.deliveries)
+        self.sends.clear()
+        self.deliveries.clear()
+
+
+def _add(sums: Sums, values: Sequence[int | Decimal], sign: int) -> None:
+    for index, value in enumerate(values):
+        sums[index] += sign * value
+
+
+def _upsert(model: Any, key: Sequence[str], sums: Sequence[str], changes: dict[Key, Sums]) -> None:
+    """INSERT … ON CONFLICT DO UPDATE adding each difference to its row, rows in key order
+    so that two transactions touching the same rows lock them in the same order."""
+    rows = sorted((k, v) for k, v in changes.items() if any(value != 0 for value in v))
+    if not rows:
+        return
+    table = model._meta.db_table
+    columns = [*key, *sums]
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    additions = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in sums)
+    # The first sum counts rows (sends, deliveries): nothing left counts nothing.
+    emptied = f"DELETE FROM {table} WHERE {sums[0]} = 0 AND organization_id = %s AND day = %s"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                + ", ".join([placeholders] * len(chunk))
+                + f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {additions}",
+                [value for k, v in chunk for value in (*k, *v)],
+            )
+        for organization_id, day in sorted({(k[0], k[1]) for k, _ in rows}):
+            cursor.execute(emptied, [organization_id, day])
+
+
+def tally_removed_sends(sends: QuerySet[SendRequest]) -> TallyChanges:
+    """The differences that deleting these sends and their deliveries makes, read in two
+    grouped queries (the purge deletes with plain SQL, never loading the rows)."""
+    changes = TallyChanges()
+    zone = timezone.get_default_timezone()
+    day = TruncDate("requested_at", tzinfo=zone)
+    send_rows = (
+        sends.order_by()
+        .annotate(day=day)
+        .values_list(*SEND_KEY[:1], "day", *SEND_KEY[2:])
+        .annotate(
+            Count("id"),
+            Sum("recipient_count"),
+            Sum("success_count"),
+            Sum("failure_count"),
+            Sum("sending_count"),
+            Sum("waiting_count"),
+            Sum("cancelled_count"),
+            Sum("points_charged"),
+            Sum("points_refunded"),
+        )
+    )
+    for row in send_rows:
+        _add(changes.sends[tuple(row[: len(SEND_KEY)])], row[len(SEND_KEY) :], -1)
+    delivery_rows = (
+        Delivery.objects.filter(send_request__in=sends.values("id"))
+        .order_by()
+        .annotate(
+            day=TruncDate("send_request__requested_at", tzinfo=zone),
+            sender_id=F("send_request__sender_id"),
+            channel=F("send_request__channel"),
+        )
+        .values_list("organization_id", "day", "sender_id", "channel", *DELIVERY_KEY[4:])
+        .annotate(Count("id"), Sum("points_charged"), Sum("points_refunded"))
+    )
+    for row in delivery_rows:
+        _add(changes.deliveries[tuple(row[: len(DELIVERY_KEY)])], row[len(DELIVERY_KEY) :], -1)
+    return changes
+
+
+def rebuild_tallies(organizations: Iterable[Organization] | None = None) -> tuple[int, int]:
+    """Recount the tallies of these organizations (all, by default) from their sends and
+    deliveries, each organization in one transaction; returns the rows written."""
+    chosen = list(organizations) if organizations is not None else Organization.objects.all()
+    written = (0, 0)
+    for organization in chosen:
+        with transaction.atomic():
+            SendTally.objects.filter(organization=organization).delete()
+            DeliveryTally.objects.filter(organization=organization).delete()
+            sends = SendRequest.objects.filter(organization=organization)
+            changes = tally_removed_sends(sends)
+            # Counted away from nothing, so each sum is its negative: turned around here.
+            for table in (changes.sends, changes.deliveries):
+                for sums in table.values():
+                    sums[:] = [-value for value in sums]
+            written = (written[0] + len(changes.sends), written[1] + len(changes.deliveries))
+            changes.save()
+    return written
