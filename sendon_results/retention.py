@@ -37,6 +37,7 @@ from .models import (
     Statement,
 )
 from .models.sends import SendRequestQuerySet
+from .tallies import tally_removed_sends
 
 logger = logging.getLogger(__name__)
 
@@ -258,6 +259,11 @@ def _delete_range(
     # In the database's own form of a datetime (UTC text on SQLite), as the ORM would.
     params = [organization.pk, connection.ops.adapt_datetimefield_value(limit), low, high]
     with transaction.atomic(), connection.cursor() as cursor:
+        tally_removed_sends(
+            SendRequest.objects.filter(
+                organization=organization, requested_at__lt=limit, id__range=(low, high)
+            )
+        ).save()
         cursor.execute(
             f"DELETE FROM {Delivery._meta.db_table} WHERE send_request_id IN (SELECT id {sends})",
             params,

@@ -159,7 +159,8 @@ def _upsert(model: Any, key: Sequence[str], sums: Sequence[str], changes: dict[K
                 + f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {additions}",
                 [value for k, v in chunk for value in (*k, *v)],
             )
-        for organization_id, day in sorted({(k[0], k[1]) for k, _ in rows}):
+        # Only a row that lost something can have reached nothing.
+        for organization_id, day in sorted({(k[0], k[1]) for k, v in rows if v[0] < 0}):
             cursor.execute(emptied, [organization_id, day])
 
 

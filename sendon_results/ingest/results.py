@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..models import Delivery, Organization, PendingResult, SendRequest
+from ..tallies import TallyChanges
 from .errors import Invalid, TooManyWaiting, UnknownRecipient
 from .payloads import EarlySummary, NewResult, Summary
 from .rules import (
@@ -65,10 +66,12 @@ def apply_results(*, organization: Organization, results: list[NewResult]) -> Su
             _check_pending_room(organization, len(early))
             PendingResult.objects.bulk_create(early)
             summary["pending"] = len(early)
+        changes = TallyChanges()
         for external_id, send in sends.items():
-            counted = apply_to_send(send=send, items=by_send[external_id])
+            counted = apply_to_send(send=send, items=by_send[external_id], changes=changes)
             summary["applied"] += counted["applied"]
             summary["unchanged"] += counted["unchanged"]
+        changes.save()
     return summary
 
 
@@ -136,12 +139,16 @@ def _check_pending_room(organization: Organization, adding: int) -> None:
 
 
 def apply_to_send(
-    *, send: SendRequest, items: list[Numbered], drop_invalid: bool = False
+    *,
+    send: SendRequest,
+    items: list[Numbered],
+    changes: TallyChanges,
+    drop_invalid: bool = False,
 ) -> EarlySummary:
-    """Apply one send's results; the caller holds the send's row lock. A result that fits
-    no recipient, refunds more than was charged, or is dated more than a day before the
-    send is refused (the whole call), or with `drop_invalid` left out and counted as
-    dropped."""
+    """Apply one send's results; the caller holds the send's row lock and saves the
+    `changes` to the tallies. A result that fits no recipient, refunds more than was
+    charged, or is dated more than a day before the send is refused (the whole call), or
+    with `drop_invalid` left out and counted as dropped."""
     # No row locks here: every writer of a send's deliveries holds the send's row lock.
     deliveries = {
         d.external_id: d
@@ -175,6 +182,7 @@ def apply_to_send(
         if not moves_forward(delivery=delivery, result=result):
             unchanged += 1
             continue
+        changes.delivery(send, delivery, -1)
         counts[delivery.status] -= 1
         counts[result["outcome"]] += 1
         refunded += result["points_refunded"] - delivery.points_refunded
@@ -185,14 +193,17 @@ def apply_to_send(
         delivery.final_channel = result["final_channel"] or send.channel
         delivery.completed_at = result["completed_at"]
         delivery.points_refunded = result["points_refunded"]
+        changes.delivery(send, delivery)
         changed[delivery.pk] = delivery
     if changed:
         save_results(list(changed.values()))
+        changes.send(send, -1)
         for outcome, change in counts.items():
             setattr(send, f"{outcome}_count", getattr(send, f"{outcome}_count") + change)
         send.points_refunded += refunded
         send.status = status_after_results(send)
         send.save(update_fields=[*COUNT_FIELDS, "points_refunded", "status", "updated_at"])
+        changes.send(send)
     return {"applied": len(changed), "unchanged": unchanged, "dropped": len(dropped)}
 
 

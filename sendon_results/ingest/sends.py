@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import Delivery, Organization, PendingResult, SenderProfile, SendRequest
+from ..tallies import TallyChanges
 from .errors import Conflict
 from .payloads import EarlySummary, NewSend
 from .results import apply_to_send, revive, take_turns
@@ -80,7 +81,7 @@ def _insert_send(
         **{f"{outcome}_count": count},
         content_hash=digest,
     )
-    Delivery.objects.bulk_create(
+    deliveries = Delivery.objects.bulk_create(
         [
             Delivery(
                 send_request=row,
@@ -102,10 +103,15 @@ def _insert_send(
     early = [
         (index, revive(pending.result)) for index, pending in enumerate(waiting.order_by("id"))
     ]
+    changes = TallyChanges()
+    changes.send(row)
+    for delivery in deliveries:
+        changes.delivery(row, delivery)
     summary: EarlySummary = {"applied": 0, "unchanged": 0, "dropped": 0}
     if early:
         # Results that fit no recipient of the send as it came (or break its rules) are
         # dropped and counted: they must not keep the send from being recorded.
-        summary = apply_to_send(send=row, items=early, drop_invalid=True)
+        summary = apply_to_send(send=row, items=early, changes=changes, drop_invalid=True)
         waiting.delete()
+    changes.save()
     return row, summary

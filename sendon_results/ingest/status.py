@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ..models import Delivery, SendRequest
 from ..result_codes import REQUEST_FAILED
+from ..tallies import TallyChanges
 from .errors import Conflict
 from .rules import TRANSITIONS
 
@@ -38,6 +39,11 @@ def change_status(*, send: SendRequest, status: str, reason: str) -> SendRequest
                     }
                 ]
             )
+        # Taken away as it was and counted again as it becomes: a status move changes
+        # few deliveries, but with UPDATE, so they are read grouped before and after.
+        changes = TallyChanges()
+        changes.send(send, -1)
+        changes.deliveries_of(send, -1)
         Outcome = Delivery.Status
         waiting = send.deliveries.filter(status=Outcome.WAITING)
         if status == SendRequest.Status.SENDING_NOW:
@@ -58,6 +64,9 @@ def change_status(*, send: SendRequest, status: str, reason: str) -> SendRequest
         send.status = status
         send.failure_reason = reason[:500] if status == SendRequest.Status.FAILED else ""
         send.save()
+        changes.send(send)
+        changes.deliveries_of(send)
+        changes.save()
     return send
 
 
