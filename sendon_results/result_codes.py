@@ -31,18 +31,35 @@ CARRIER_CODES: dict[str, Explanation] = {
     "3004": Explanation(
         _("Service suspended"), _("Remove the number or check later."), "temporary"
     ),
-    "3006": Explanation(_("Recipient refused"), _("Respect the refusal."), "permanent"),
+    "3006": Explanation(
+        _("Recipient refused"),
+        _("The recipient refused messages from this number: remove them from your list."),
+        "permanent",
+    ),
     "3010": Explanation(_("Handset cannot receive MMS"), _("Send it as LMS."), "permanent"),
-    "3012": Explanation(_("Classified as spam"), _("Review the content."), "policy"),
+    "3012": Explanation(
+        _("Classified as spam"),
+        _(
+            "Review the content: an advertisement starts with (광고) and gives a free "
+            "opt-out number."
+        ),
+        "policy",
+    ),
     "3016": Explanation(_("Attachment too large"), _("Shrink the image."), "policy"),
     "3017": Explanation(
         _("Blocked by the carrier's number-theft protection"),
-        _("The recipient subscribed to number-theft blocking (번호도용 문자차단)."),
+        _(
+            "The recipient subscribed to number-theft blocking (번호도용 문자차단): send "
+            "from your own registered number, or reach them another way."
+        ),
         "policy",
     ),
     "3018": Explanation(
         _("Blocked by the carrier's number-theft protection"),
-        _("The recipient subscribed to number-theft blocking (번호도용 문자차단)."),
+        _(
+            "The recipient subscribed to number-theft blocking (번호도용 문자차단): send "
+            "from your own registered number, or reach them another way."
+        ),
         "policy",
     ),
     "3019": Explanation(
@@ -79,7 +96,9 @@ KAKAO_CODES: dict[str, Explanation] = {
         _("Not a KakaoTalk user"), _("Turn on fallback text (대체문자)."), "permanent"
     ),
     "3020": Explanation(
-        _("Recipient blocked the channel's messages"), _("Respect the block."), "permanent"
+        _("Recipient blocked the channel's messages"),
+        _("The recipient blocked your channel: do not send again by KakaoTalk."),
+        "permanent",
     ),
     "3022": Explanation(
         _("Outside the allowed hours (08–20 for FriendTalk and marketing)"),

@@ -26,6 +26,7 @@ from django.utils import timezone
 from .dates import day_start
 from .models import (
     AccessEvent,
+    Confirmation,
     Delivery,
     Export,
     Job,
@@ -277,15 +278,19 @@ def _expire_files(organization: Organization, limit: dt.datetime, *, dry_run: bo
     """Delete files past their expiry or holding purged records; mark their rows expired.
 
     An export goes at its expiry (EXPORT_EXPIRY_DAYS), or earlier with the oldest record it
-    holds. A statement lives as long as the records it sums up: its expiry, set when it
-    was asked for, is the day its period's last records are purged."""
+    holds. A statement (and a delivery confirmation) lives as long as the records it sums
+    up: its expiry, set when it was asked for, is the day its period's last records are
+    purged; then a confirmation forgets its number too."""
     now = timezone.now()
-    done_jobs: list[QuerySet[Export] | QuerySet[Statement]] = [
+    done_jobs: list[QuerySet[Export] | QuerySet[Statement] | QuerySet[Confirmation]] = [
         Export.objects.filter(organization=organization, state=Export.State.DONE).filter(
             Q(expires_at__lte=now) | Q(covers_from__lt=limit)
         ),
         Statement.objects.filter(
             organization=organization, state=Statement.State.DONE, expires_at__lte=now
+        ),
+        Confirmation.objects.filter(
+            organization=organization, state=Confirmation.State.DONE, expires_at__lte=now
         ),
     ]
     if dry_run:
@@ -299,6 +304,10 @@ def _expire_files(organization: Organization, limit: dt.datetime, *, dry_run: bo
                 state=Job.State.EXPIRED, file="", expires_at=min(job.expires_at, now)
             )
             count += 1
+    # A confirmation's number goes with the records it confirmed, whatever became of it.
+    Confirmation.objects.filter(organization=organization, expires_at__lte=now).exclude(
+        recipient=""
+    ).update(recipient="")
     return count
 
 

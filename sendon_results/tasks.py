@@ -18,7 +18,7 @@ from kombu.exceptions import OperationalError
 
 from . import jobs, retention
 from .exports.requests import run_export as build_export
-from .models import Export, Job, Statement
+from .models import Confirmation, Export, Job, Statement
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +52,25 @@ def run_statement(self: Task, statement_id: int) -> None:
         _dispatch_for(Statement, statement_id)
 
 
+@shared_task(bind=True, soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
+def run_confirmation(self: Task, confirmation_id: int) -> None:
+    """Gather, render and publish one delivery confirmation; failures are recorded on it.
+    Then hand the organization's next job to the queue."""
+    # In the worker only, as for statements: it prints through WeasyPrint.
+    from .confirmations.render import run_confirmation as build_confirmation
+
+    try:
+        build_confirmation(confirmation_id, worker=self.request.hostname or "")
+    finally:
+        _dispatch_for(Confirmation, confirmation_id)
+
+
 # Each kind of job and the task that runs it.
-JOB_TASKS: tuple[tuple[type[Job], Task], ...] = ((Export, run_export), (Statement, run_statement))
+JOB_TASKS: tuple[tuple[type[Job], Task], ...] = (
+    (Export, run_export),
+    (Statement, run_statement),
+    (Confirmation, run_confirmation),
+)
 
 
 def dispatch(organization_id: int) -> None:
@@ -119,6 +136,11 @@ def queue_export_on_commit(export_id: int) -> None:
 def queue_statement_on_commit(statement_id: int) -> None:
     """Queue the statement once the request's transaction commits (see _queue_on_commit)."""
     _queue_on_commit(Statement, statement_id)
+
+
+def queue_confirmation_on_commit(confirmation_id: int) -> None:
+    """Queue the confirmation once the request's transaction commits (see _queue_on_commit)."""
+    _queue_on_commit(Confirmation, confirmation_id)
 
 
 def _queue_on_commit(model: type[Job], pk: int) -> None:

@@ -9,7 +9,12 @@ from .accounts import members
 from .accounts import views as accounts
 from .api import views as api
 from .audit import views as audit
+from .confirmations import views as confirmations
+from .dashboard import views as dashboard
 from .exports import views as exports
+from .failures import views as failures
+from .lookups import views as lookups
+from .recipients import views as recipients
 from .results import views as results
 from .statements import views as statements
 
@@ -31,10 +36,16 @@ register_converter(IdConverter, "id")
 urlpatterns = [
     path("", results.index, name="index"),
     path("healthz", views.healthz, name="healthz"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("results/", results.results, name="results"),
+    path("results/summary/", results.results_summary, name="results_summary"),
     path("results/<id:pk>/", results.result_detail, name="result_detail"),
     path("results/<id:pk>/reveal/", results.result_reveal, name="result_reveal"),
     path("results/<id:pk>/conceal/", results.result_conceal, name="result_conceal"),
+    path("results/<id:pk>/row/", results.result_row, name="result_row"),
+    path("results/<id:pk>/progress/", results.result_progress, name="result_progress"),
+    path("results/<id:pk>/failed/", results.result_failed_export, name="result_failed_export"),
+    path("failures/", failures.failures, name="failures"),
     path("exports/", exports.export_list, name="export_list"),
     path("exports/new/", exports.export_create, name="export_create"),
     path("exports/<id:pk>/row/", exports.export_row, name="export_row"),
@@ -47,6 +58,35 @@ urlpatterns = [
     path("statements/<id:pk>/retry/", statements.statement_retry, name="statement_retry"),
     path("statements/verify/", statements.statement_verify_form, name="statement_verify_form"),
     path("statements/verify/<str:code>/", statements.statement_verify, name="statement_verify"),
+    path("recipients/", recipients.history, name="recipient_history"),
+    path("recipients/reveal/", recipients.history_reveal, name="recipient_history_reveal"),
+    path("recipients/conceal/", recipients.history_conceal, name="recipient_history_conceal"),
+    path("recipients/lookup/", lookups.recipient_lookup, name="recipient_lookup"),
+    path(
+        "recipients/lookup/download/",
+        lookups.recipient_lookup_download,
+        name="recipient_lookup_download",
+    ),
+    path("confirmations/", confirmations.confirmation_create, name="confirmation_create"),
+    path("confirmations/<id:pk>/row/", confirmations.confirmation_row, name="confirmation_row"),
+    path(
+        "confirmations/<id:pk>/download/",
+        confirmations.confirmation_download,
+        name="confirmation_download",
+    ),
+    path(
+        "confirmations/<id:pk>/retry/", confirmations.confirmation_retry, name="confirmation_retry"
+    ),
+    path(
+        "confirmations/verify/",
+        confirmations.confirmation_verify_form,
+        name="confirmation_verify_form",
+    ),
+    path(
+        "confirmations/verify/<str:code>/",
+        confirmations.confirmation_verify,
+        name="confirmation_verify",
+    ),
     path("settings/api-keys/", accounts.api_keys, name="api_keys"),
     path("settings/api-keys/<id:pk>/revoke/", accounts.api_key_revoke, name="api_key_revoke"),
     path("settings/members/", members.members, name="members"),

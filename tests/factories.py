@@ -15,6 +15,7 @@ from sendon_results.models import (
     SenderProfile,
     SendRequest,
 )
+from sendon_results.tallies import TallyChanges
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -80,7 +81,7 @@ def make_send(
         **fields,
     )
     numbers = recipients or [f"0109{send.pk % 1000:03d}{i:04d}" for i in range(len(outcomes))]
-    Delivery.objects.bulk_create(
+    deliveries = Delivery.objects.bulk_create(
         Delivery(
             send_request=send,
             organization=organization,
@@ -96,4 +97,10 @@ def make_send(
         )
         for i, (number, outcome) in enumerate(zip(numbers, outcomes, strict=True))
     )
+    # Counted in the daily tallies as ingest counts a send it records.
+    changes = TallyChanges()
+    changes.send(send)
+    for delivery in deliveries:
+        changes.delivery(send, delivery)
+    changes.save()
     return send

@@ -90,7 +90,7 @@ def test_sign_in_and_out(db, alice):
     assert response.status_code == 200
     assert "올바른" in response.content.decode()  # Django's Korean "enter a correct username"
     response = client.post("/login/", {"username": alice.user.username, "password": "password-123"})
-    assert response.status_code == 302 and response.url == "/results/"
+    assert response.status_code == 302 and response.url == "/dashboard/"
     assert client.get("/results/").status_code == 200
     assert client.post("/logout/").status_code == 302
     assert client.get("/results/").status_code == 302

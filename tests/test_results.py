@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl import load_workbook
 
 from sendon_results.api.keys import create_key
-from sendon_results.models import Delivery, SendRequest
-from tests.factories import SendRequestFactory, make_send
+from sendon_results.models import AccessEvent, Delivery, Membership, SendRequest
+from tests.factories import MembershipFactory, SendRequestFactory, make_send
 
 KST = ZoneInfo("Asia/Seoul")
 
@@ -226,11 +230,13 @@ def test_another_organizations_sends_never_show_and_are_404(alice, bob):
 def test_list_query_count_does_not_grow_with_rows(alice, django_assert_num_queries):
     for _ in range(60):
         make_send(alice.organization, sender=alice.phone, outcomes=["success", "failure"])
-    # session, user, organizations, sender choices, bounded count, the page's rows, and the
+    # session, user, organizations, sender choices, bounded count, the page's rows, the
+    # summary (summed over the few matching sends, or read off the tallies), and the
     # bounded count of sends deleted within 30 days
-    with django_assert_num_queries(7):
-        response = alice.client.get("/results/?outcome=failure")
-    assert len(response.context["page"].rows) == 50
+    for query in ("outcome=failure", "status=completed"):
+        with django_assert_num_queries(8):
+            response = alice.client.get(f"/results/?{query}")
+        assert len(response.context["page"].rows) == 50
 
 
 def test_detail_shows_the_whole_send_and_explains_result_codes(alice):
@@ -360,6 +366,7 @@ def test_bad_filters_come_back_with_a_message(alice, query, message):
                     "requested_to",
                     "q",
                     "recipient",
+                    "code",
                     "cursor",
                     "order",
                     "page",
@@ -460,7 +467,7 @@ def test_the_detail_page_takes_repeated_recipients_as_any_of_them(alice):
 @given(
     params=st.lists(
         st.tuples(
-            st.sampled_from(["outcome", "recipient", "result_code", "cursor", "x"]),
+            st.sampled_from(["outcome", "recipient", "result_code", "code", "cursor", "x"]),
             st.text(max_size=40),
         ),
         max_size=6,
@@ -538,23 +545,386 @@ def test_the_failure_breakdown_lists_every_code_and_links_to_it(alice):
         Delivery.objects.filter(pk=delivery.pk).update(result_code=code)
     html = alice.client.get(f"/results/{send.pk}/").content.decode()
     breakdown = html.split("실패 사유")[1].split("</table>")[0]
-    links = re.findall(
-        r'href="\?outcome=failure&amp;result_code=(\w+)&amp;final_channel=sms"', breakdown
-    )
+    links = re.findall(r'href="\?outcome=failure&amp;code=(\w+)&amp;final_channel=sms"', breakdown)
     assert sorted(links) == sorted(codes)
-    listed = alice.client.get(
-        f"/results/{send.pk}/?outcome=failure&result_code=E915&final_channel=sms"
-    )
+    listed = alice.client.get(f"/results/{send.pk}/?outcome=failure&code=E915&final_channel=sms")
     assert {d.result_code for d in listed.context["page"].rows} == {"E915"}
     assert len(listed.context["page"].rows) == 2
     chip = listed.content.decode().split('class="active-filters"')[1].split("</ul>")[0]
-    assert (
-        "결과 코드: <strong>E915</strong>" in chip and "result_code" not in chip.split("href=")[1]
-    )
+    dropped = chip.split("href=")[1]
+    assert "결과 코드: <strong>E915</strong>" in chip
+    assert "code" not in dropped and "final_channel" not in dropped
     # A code that came back by another channel is another reason.
     assert (
-        alice.client.get(f"/results/{send.pk}/?outcome=failure&result_code=E915&final_channel=lms")
+        alice.client.get(f"/results/{send.pk}/?outcome=failure&code=E915&final_channel=lms")
         .context["page"]
         .rows
         == []
     )
+
+
+# The result code filter, the period's 어제 and the success rate ---------------------------
+
+
+@pytest.fixture
+def coded(alice):
+    """Three sends of alice's: one with a 3019 failure, one with an E915 failure, one all
+    delivered; and a send of another organization with 3019."""
+    with_3019 = make_send(alice.organization, sender=alice.phone, outcomes=["success", "failure"])
+    with_e915 = make_send(alice.organization, sender=alice.phone, outcomes=["failure", "failure"])
+    Delivery.objects.filter(send_request=with_e915).update(result_code="E915")
+    delivered = make_send(alice.organization, sender=alice.phone, outcomes=["success"])
+    return {"3019": with_3019, "E915": with_e915, "delivered": delivered}
+
+
+def test_the_code_filter_lists_sends_with_a_recipient_of_that_code(alice, bob, coded):
+    theirs = make_send(bob.organization, sender=bob.phone, outcomes=["failure"])
+    assert theirs.deliveries.get().result_code == "3019"
+    assert listed(alice, "code=3019") == [coded["3019"].external_id]
+    assert listed(alice, "code=E915&outcome=failure") == [coded["E915"].external_id]
+    assert listed(alice, "code=1000") == [coded["delivered"].external_id, coded["3019"].external_id]
+    assert listed(alice, "code=9999") == []
+    # Compared with the database: the sends of alice's with a delivery of that code.
+    expected = set(
+        Delivery.objects.filter(organization=alice.organization, result_code="3019").values_list(
+            "send_request__external_id", flat=True
+        )
+    )
+    assert set(listed(alice, "code=3019&outcome=failure")) == expected
+    response = alice.client.get("/results/?code=E915")
+    chip = response.content.decode().split('class="active-filters"')[1].split("</ul>")[0]
+    assert "결과 코드: <strong>E915</strong>" in chip
+    assert 'name="code" value="E915"' in response.content.decode()  # the form keeps it
+
+
+@pytest.mark.parametrize(
+    "code", ["30 19", "3019;--", "코드", "X" * 21, "30%0019", "%EC%BD%94", "'%20OR%201=1"]
+)
+def test_a_code_that_is_no_result_code_is_refused_on_the_form(alice, coded, code):
+    for url in ("/results/", f"/results/{coded['3019'].pk}/"):
+        response = alice.client.get(f"{url}?code={code}")
+        html = response.content.decode()
+        assert response.status_code == 400, (url, code)
+        assert "결과 코드" in html and "field-error" in html or "errorlist" in html
+
+
+def test_the_code_filter_keeps_to_its_query_budget(alice, coded, django_assert_num_queries):
+    for _ in range(55):
+        make_send(alice.organization, sender=alice.phone, outcomes=["success", "failure"])
+    with django_assert_num_queries(8):
+        response = alice.client.get("/results/?code=3019&outcome=failure")
+    assert len(response.context["page"].rows) == 50
+
+
+def test_a_sends_page_shows_only_the_recipients_of_a_code(alice):
+    send = make_send(alice.organization, sender=alice.phone, outcomes=["failure"] * 4 + ["success"])
+    failures = list(send.deliveries.filter(status="failure").order_by("id"))
+    for delivery, code in zip(failures, ["3019", "3006", "3019", "E915"], strict=True):
+        Delivery.objects.filter(pk=delivery.pk).update(result_code=code)
+    response = alice.client.get(f"/results/{send.pk}/?code=3019")
+    rows = response.context["page"].rows
+    assert [d.pk for d in rows] == list(
+        send.deliveries.filter(result_code="3019").order_by("id").values_list("pk", flat=True)
+    )
+    html = response.content.decode()
+    chip = html.split('class="active-filters"')[1].split("</ul>")[0]
+    assert "결과 코드: <strong>3019</strong>" in chip
+    assert "실패 번호 내보내기 (코드 3019)" in html  # the file follows the page
+    assert [
+        d.result_code
+        for d in alice.client.get(f"/results/{send.pk}/?code=1000").context["page"].rows
+    ] == ["1000"]
+
+
+@pytest.mark.parametrize(
+    "today, yesterday",
+    [("2026-11-28T00:30:00+09:00", "2026-11-27"), ("2026-12-01T23:50:00+09:00", "2026-11-30")],
+)
+def test_yesterday_is_a_period_preset_in_korea_time(alice, today, yesterday):
+    with time_machine.travel(dt.datetime.fromisoformat(today), tick=False):
+        alice.client.force_login(alice.user)  # a sign-in of that day
+        html = alice.client.get("/results/").content.decode()
+    presets = html.split('class="presets"')[1].split("</span>")[0]
+    labels = re.findall(r">([^<>]+)</a>", presets)
+    assert labels == ["오늘", "어제", "7일", "30일", "이번 달"]
+    assert f'data-period-from="{yesterday}" data-period-to="{yesterday}"' in presets
+
+
+def test_yesterdays_link_lists_yesterdays_sends(alice):
+    now = dt.datetime(2026, 11, 28, 0, 30, tzinfo=KST)
+    make_send(alice.organization, sender=alice.phone, external_id="today", requested_at=now)
+    make_send(
+        alice.organization,
+        sender=alice.phone,
+        external_id="yesterday-first",
+        requested_at=dt.datetime(2026, 11, 27, 0, 0, tzinfo=KST),
+    )
+    make_send(
+        alice.organization,
+        sender=alice.phone,
+        external_id="day-before",
+        requested_at=dt.datetime(2026, 11, 26, 23, 59, 59, tzinfo=KST),
+    )
+    with time_machine.travel(now, tick=False):
+        alice.client.force_login(alice.user)
+        html = alice.client.get("/results/").content.decode()
+        link = re.search(r'href="(\?[^"]+)"[^>]*>어제<', html).group(1).replace("&amp;", "&")
+        assert listed(alice, link[1:]) == ["yesterday-first"]
+
+
+def rate_cell(html: str, send: SendRequest) -> str:
+    row = html.split(f'id="send-{send.pk}"')[1].split("</tr>")[0]
+    return re.sub(r"<[^>]+>", "", row.split("<td")[-1].split(">", 1)[1]).strip()
+
+
+def test_the_success_rate_counts_only_final_results(alice):
+    sends = {
+        "66.6%": ["success", "success", "failure", "sending", "waiting"],
+        "100%": ["success"] * 3 + ["cancelled"],
+        "0%": ["failure", "sending"],
+        "99.9%": ["success"] * 999 + ["failure"],  # rounded down: 100 only without failures
+        "—": ["sending", "waiting", "cancelled"],
+    }
+    made = {
+        shown: make_send(alice.organization, sender=alice.phone, outcomes=outcomes)
+        for shown, outcomes in sends.items()
+    }
+    html = alice.client.get("/results/").content.decode()
+    assert "<abbr" in html and "성공률" in html
+    for shown, send in made.items():
+        assert rate_cell(html, send) == shown, shown
+        # Against the database: successes over final results.
+        success = send.deliveries.filter(status="success").count()
+        final = send.deliveries.filter(status__in=["success", "failure"]).count()
+        if final:
+            assert float(shown.rstrip("%")) == int(success * 1000 / final) / 10
+        else:
+            assert shown == "—"
+    detail = alice.client.get(f"/results/{made['66.6%'].pk}/").content.decode()
+    assert "성공률 <strong>66.6%</strong>" in detail
+
+
+# Sends still moving refresh themselves -------------------------------------------------
+
+
+def test_a_moving_sends_row_asks_for_itself_and_a_finished_ones_does_not(alice):
+    moving = {
+        status: make_send(
+            alice.organization, sender=alice.phone, status=status, outcomes=["sending"]
+        )
+        for status in ("in_progress", "sending_now", "cancelling")
+    }
+    done = make_send(alice.organization, sender=alice.phone, outcomes=["success"])
+    reserved = make_send(
+        alice.organization, sender=alice.phone, status="reserved", outcomes=["waiting"]
+    )
+    html = alice.client.get("/results/").content.decode()
+    for send in moving.values():
+        row = html.split(f'<tr id="send-{send.pk}"')[1].split(">")[0]
+        assert f'hx-get="/results/{send.pk}/row/"' in row and 'hx-trigger="every 2s"' in row
+    for send in (done, reserved):
+        row = html.split(f'<tr id="send-{send.pk}"')[1].split(">")[0]
+        assert "hx-get" not in row
+
+
+def test_a_rows_polling_backs_off_while_nothing_changes_and_stops_at_the_end(alice):
+    send = make_send(
+        alice.organization, sender=alice.phone, status="in_progress", outcomes=["sending"] * 2
+    )
+    url = f"/results/{send.pk}/row/"
+
+    def look(query: str = "") -> tuple[str, str | None]:
+        response = alice.client.get(
+            f"{url}?{query}" if query else url, headers={"HX-Request": "true"}
+        )
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert html.lstrip().startswith(f'<tr id="send-{send.pk}"') and html.count("<tr") == 1
+        found = re.search(r'hx-get="[^"?]+\?([^"]+)" hx-trigger="every (\d+)s"', html)
+        return html, (found.group(1).replace("&amp;", "&"), found.group(2)) if found else None
+
+    html, poll = look()
+    seconds = []
+    for _ in range(5):
+        html, poll = look(poll[0])
+        seconds.append(poll[1])
+    assert seconds == ["5", "10", "30", "30", "30"]
+    assert look("seen=x&quiet=99999999999999999999")[1][1] == "2"  # a hand-edited look
+    quiet = poll[0].replace("quiet=3", "quiet=%C2%B2")  # "²" is no number of looks
+    assert look(quiet)[1][1] == "5"
+    # A result arrives: quick again, with the new counts.
+    first = send.deliveries.order_by("id").first()
+    Delivery.objects.filter(pk=first.pk).update(status="success")
+    SendRequest.objects.filter(pk=send.pk).update(success_count=1, sending_count=1)
+    html, poll = look(poll[0])
+    assert poll[1] == "2" and 'title="성공">성공 1<' in html
+    # The last one: 처리완료, and no more polling.
+    Delivery.objects.filter(send_request=send).update(status="success")
+    SendRequest.objects.filter(pk=send.pk).update(
+        success_count=2, sending_count=0, status="completed"
+    )
+    html, poll = look(poll[0])
+    assert poll is None and "hx-get" not in html and "처리완료" in html
+
+
+def test_a_sends_page_polls_its_status_and_counts_only(alice):
+    send = make_send(
+        alice.organization,
+        sender=alice.phone,
+        status="in_progress",
+        outcomes=["sending", "failure"],
+    )
+    html = alice.client.get(f"/results/{send.pk}/").content.decode()
+    block = html.split('id="send-progress"')[1].split(">")[0]
+    assert f'hx-get="/results/{send.pk}/progress/?' in block and "every 2s" in block
+    events = AccessEvent.objects.filter(action="send_viewed").count()
+    response = alice.client.get(f"/results/{send.pk}/progress/", headers={"HX-Request": "true"})
+    fragment = response.content.decode()
+    assert 'id="send-progress"' in fragment
+    assert 'id="send-facts" class="facts" hx-swap-oob="true"' in fragment
+    assert 'id="recipient-counts" class="section-head" hx-swap-oob="true"' in fragment
+    assert "deliveries" not in fragment and "010" not in fragment  # no recipient in it
+    assert AccessEvent.objects.filter(action="send_viewed").count() == events  # not a look
+    SendRequest.objects.filter(pk=send.pk).update(status="completed")
+    Delivery.objects.filter(send_request=send, status="sending").update(status="success")
+    SendRequest.objects.filter(pk=send.pk).update(success_count=1, sending_count=0)
+    fragment = alice.client.get(f"/results/{send.pk}/progress/").content.decode()
+    assert (
+        "hx-get" not in fragment.split('id="send-facts"')[0]
+        and "모든 결과가 도착했습니다" in fragment
+    )
+    assert "성공률 <strong>50%</strong>" in fragment
+
+
+def test_the_fragments_of_another_organizations_send_are_404(alice, bob):
+    theirs = make_send(
+        bob.organization, sender=bob.phone, status="in_progress", outcomes=["sending"]
+    )
+    for path in ("row", "progress"):
+        assert alice.client.get(f"/results/{theirs.pk}/{path}/").status_code == 404
+    # A member of both, working in alice's: 404 too, never a switch from a fragment.
+    MembershipFactory(user=alice.user, organization=bob.organization)
+    assert alice.client.get(f"/results/{theirs.pk}/row/").status_code == 404
+    assert bob.client.get(f"/results/{theirs.pk}/row/").status_code == 200
+    assert bob.client.post(f"/results/{theirs.pk}/row/").status_code == 405
+
+
+# 실패 번호 내보내기 --------------------------------------------------------------------
+
+
+def failed_send(account) -> SendRequest:
+    send = make_send(
+        account.organization,
+        sender=account.phone,
+        outcomes=["success", "failure", "failure", "failure", "sending"],
+        recipients=["01011112222", "01033334444", "01055556666", "01077778888", "01099990000"],
+    )
+    failures = list(send.deliveries.filter(status="failure").order_by("id"))
+    updates = [
+        ("3019", "발신번호 미등록", "김민수"),
+        ("3006", "수신거부", ""),
+        ("3019", "=HYPERLINK(1)", "이영"),
+    ]
+    for delivery, (code, message, name) in zip(failures, updates, strict=True):
+        Delivery.objects.filter(pk=delivery.pk).update(
+            result_code=code,
+            result_message=message,
+            recipient_name=name,
+            completed_at=dt.datetime(2026, 11, 20, 10, 0, 5, tzinfo=KST),
+        )
+    return send
+
+
+def read_xlsx(response) -> list[tuple]:
+    book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    return [tuple(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+
+
+def test_failed_numbers_masked_by_default_and_recorded(alice):
+    send = failed_send(alice)
+    html = alice.client.get(f"/results/{send.pk}/").content.decode()
+    assert "실패 번호 내보내기" in html and 'name="reason"' in html
+    response = alice.client.post(f"/results/{send.pk}/failed/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert "attachment" in response["Content-Disposition"]
+    rows = read_xlsx(response)
+    assert rows[0] == (
+        "수신번호",
+        "수신자 이름",
+        "결과 코드",
+        "결과",
+        "결과 메시지",
+        "최종 채널",
+        "완료 일시",
+    )
+    expected = list(send.deliveries.filter(status="failure").order_by("id"))
+    assert len(rows) - 1 == len(expected) == send.failure_count
+    assert [row[0] for row in rows[1:]] == ["010-****-4444", "010-****-6666", "010-****-8888"]
+    assert [row[1] for row in rows[1:]] == ["김*수", None, "이*"]
+    assert rows[1][2:5] == ("3019", "발신번호 미등록", "발신번호 미등록")
+    assert rows[2][3] == "수신 거부" and rows[3][4] == "=HYPERLINK(1)"  # text, never a formula
+    assert rows[1][6] == dt.datetime(2026, 11, 20, 10, 0, 5)  # Korea time
+    event = AccessEvent.objects.get(action="export_downloaded")
+    assert (event.object_type, event.object_id, event.user) == ("sendrequest", send.pk, alice.user)
+    assert event.detail == {
+        "kind": "deliveries",
+        "filters": {"outcome": ["failure"]},
+        "format": "xlsx",
+        "numbers": "masked",
+        "rows": 3,
+    }
+
+
+def test_full_failed_numbers_need_a_reason(alice):
+    send = failed_send(alice)
+    refused = alice.client.post(f"/results/{send.pk}/failed/", {"unmasked": "on"}, follow=True)
+    assert refused.redirect_chain[-1][0] == f"/results/{send.pk}/"
+    assert "파일을 만들지 못했습니다" in refused.content.decode()
+    assert not AccessEvent.objects.filter(action="export_downloaded").exists()
+    reason = "재발송 대상 확인"
+    response = alice.client.post(
+        f"/results/{send.pk}/failed/", {"unmasked": "on", "reason": reason, "file_format": "csv"}
+    )
+    assert response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(text)))
+    assert [line[0] for line in lines[1:]] == ["010-3333-4444", "010-5555-6666", "010-7777-8888"]
+    assert lines[1][1] == "김민수" and lines[3][4] == "'=HYPERLINK(1)"
+    event = AccessEvent.objects.get(action="export_downloaded")
+    assert event.detail["numbers"] == "revealed" and event.detail["reason"] == reason
+    assert event.detail["format"] == "csv"
+
+
+def test_failed_numbers_of_one_code(alice):
+    send = failed_send(alice)
+    html = alice.client.get(f"/results/{send.pk}/?code=3019").content.decode()
+    assert 'name="code" value="3019"' in html.split("failed-export")[1].split("</form>")[0]
+    response = alice.client.post(f"/results/{send.pk}/failed/", {"code": "3019"})
+    rows = read_xlsx(response)
+    assert [row[2] for row in rows[1:]] == ["3019", "3019"]
+    event = AccessEvent.objects.get(action="export_downloaded")
+    assert event.detail["filters"] == {"outcome": ["failure"], "code": ["3019"]}
+    bad = alice.client.post(f"/results/{send.pk}/failed/", {"code": "30 19"}, follow=True)
+    assert "파일을 만들지 못했습니다" in bad.content.decode()
+
+
+def test_failed_numbers_by_role_and_organization(alice, bob):
+    send = failed_send(alice)
+    viewer = Client()
+    viewer.force_login(
+        MembershipFactory(organization=alice.organization, role=Membership.Role.VIEWER).user
+    )
+    html = viewer.get(f"/results/{send.pk}/").content.decode()
+    assert "실패 번호 내보내기" not in html  # viewers export nothing, masked or not
+    assert viewer.post(f"/results/{send.pk}/failed/").status_code == 403
+    operator = Client()
+    operator.force_login(MembershipFactory(organization=alice.organization).user)
+    assert operator.post(f"/results/{send.pk}/failed/").status_code == 200
+    assert bob.client.post(f"/results/{send.pk}/failed/").status_code == 404
+    assert alice.client.get(f"/results/{send.pk}/failed/").status_code == 405
+    none_failed = make_send(alice.organization, sender=alice.phone, outcomes=["success"])
+    assert (
+        "실패 번호 내보내기" not in alice.client.get(f"/results/{none_failed.pk}/").content.decode()
+    )
+    assert AccessEvent.objects.filter(action="export_downloaded").count() == 1

@@ -15,8 +15,18 @@ from openpyxl import load_workbook
 
 from sendon_results import retention
 from sendon_results.api.keys import create_key
+from sendon_results.confirmations.render import run_confirmation
+from sendon_results.confirmations.requests import request_confirmation
 from sendon_results.exports.requests import run_export
-from sendon_results.models import Delivery, Export, PurgeLock, PurgeLog, SendRequest, Statement
+from sendon_results.models import (
+    Confirmation,
+    Delivery,
+    Export,
+    PurgeLock,
+    PurgeLog,
+    SendRequest,
+    Statement,
+)
 from sendon_results.statements.render import run_statement
 from sendon_results.statements.requests import request_statement
 from tests.factories import make_send
@@ -378,3 +388,29 @@ def test_a_statement_lives_as_long_as_the_records_it_sums_up(alice):
     statement.refresh_from_db()
     assert statement.state == Statement.State.EXPIRED and not statement.file
     assert not os.path.exists(path)
+
+
+def test_a_delivery_confirmation_goes_with_its_records_and_forgets_the_number(alice):
+    number = "01055557777"
+    with at(MIDNIGHT - dt.timedelta(days=366, hours=-10)):
+        make_send(alice.organization, sender=alice.phone, recipients=[number])
+        day = timezone.localdate()
+        confirmation, _ = request_confirmation(
+            user=alice.user,
+            organization=alice.organization,
+            recipient=number,
+            period_from=day,
+            period_to=day,
+            unmasked=False,
+        )
+        run_confirmation(confirmation.pk)
+    confirmation.refresh_from_db()
+    assert confirmation.state == Confirmation.State.DONE and confirmation.expires_at == MIDNIGHT
+    path = confirmation.file.path
+    with at(MIDNIGHT - dt.timedelta(hours=20)):
+        assert retention.purge_expired().files == 0
+    with at(MIDNIGHT + dt.timedelta(hours=4)):
+        assert retention.purge_expired().files == 1
+    confirmation.refresh_from_db()
+    assert confirmation.state == Confirmation.State.EXPIRED and not confirmation.file
+    assert confirmation.recipient == "" and not os.path.exists(path)

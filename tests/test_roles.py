@@ -30,7 +30,15 @@ from sendon_results.accounts.memberships import (
 )
 from sendon_results.api.keys import create_key
 from sendon_results.demo import ensure_demo_accounts
-from sendon_results.models import Export, Invitation, Membership, Organization, Statement
+from sendon_results.models import (
+    Confirmation,
+    Export,
+    Invitation,
+    Membership,
+    Organization,
+    Statement,
+)
+from sendon_results.statements.codes import new_verification_code
 from tests.conftest import Account
 from tests.factories import MembershipFactory, UserFactory, make_send
 
@@ -60,6 +68,7 @@ class World:
     send_pk: int
     export: Export
     statement: Statement
+    confirmation: Confirmation
     key_pk: int
     invitation: Invitation
     token: str
@@ -76,6 +85,7 @@ def make_world() -> World:
     send = make_send(alice.organization, sender=alice.phone)
     export = done_export(alice.organization, operator.user)
     statement = done_statement(alice.organization, operator.user)
+    confirmation = done_confirmation(alice.organization, operator.user)
     key, _ = create_key(organization=alice.organization, name="발송 서버", user=alice.user)
     invitation = Invitation.objects.create(
         organization=alice.organization,
@@ -92,6 +102,7 @@ def make_world() -> World:
         send_pk=send.pk,
         export=export,
         statement=statement,
+        confirmation=confirmation,
         key_pk=key.pk,
         invitation=invitation,
         token=invitations.make_token(invitation),
@@ -131,6 +142,27 @@ def done_statement(organization: Organization, user: User, number: str = "0001")
     )
     statement.file.save("statement.pdf", ContentFile(b"%PDF-1.7\n"))
     return statement
+
+
+def done_confirmation(organization: Organization, user: User) -> Confirmation:
+    today = timezone.localdate()
+    confirmation = Confirmation.objects.create(
+        organization=organization,
+        created_by=user,
+        recipient="01012345678",
+        period_from=today - dt.timedelta(days=30),
+        period_to=today,
+        number=f"CF-{today:%Y-%m}-0001",
+        verification_code=new_verification_code(),
+        state=Confirmation.State.DONE,
+        row_count=1,
+        file_name=f"CF-{today:%Y-%m}-0001.pdf",
+        figures={"organization": organization.name, "total": {"messages": 1}},
+        fingerprint="0" * 64,
+        expires_at=timezone.now() + dt.timedelta(days=365),
+    )
+    confirmation.file.save("confirmation.pdf", ContentFile(b"%PDF-1.7\n"))
+    return confirmation
 
 
 # The table: every URL of the URLconf, by name (an unnamed one by its route, an included
@@ -176,6 +208,10 @@ def statement(world: World) -> dict[str, Any]:
     return {"pk": world.statement.pk}
 
 
+def confirmation(world: World) -> dict[str, Any]:
+    return {"pk": world.confirmation.pk}
+
+
 # Another organization's objects answer 404, never 403; an export is its maker's alone
 # (the owner gets 404 for the operator's); a statement is the organization's.
 THEIRS = signed_in(viewer=200, operator=200, owner=200, other=404)
@@ -187,6 +223,66 @@ TABLE: dict[str, list[Case]] = {
     "index": [Case(signed_in(viewer=REDIRECT, operator=REDIRECT, owner=REDIRECT, other=REDIRECT))],
     "healthz": [Case(everyone(200))],
     "results": [Case(signed_in(viewer=200, operator=200, owner=200, other=200))],
+    "dashboard": [Case(signed_in(viewer=200, operator=200, owner=200, other=200))],
+    "results_summary": [Case(signed_in(viewer=200, operator=200, owner=200, other=200))],
+    "failures": [Case(signed_in(viewer=200, operator=200, owner=200, other=200))],
+    "recipient_history": [
+        Case(
+            signed_in(viewer=200, operator=200, owner=200, other=200),
+            data=lambda world: {"number": "5678"},
+        )
+    ],
+    "recipient_history_reveal": [
+        Case(
+            signed_in(viewer=403, operator=REDIRECT, owner=REDIRECT, other=REDIRECT),
+            method="post",
+            data=lambda world: {"number": "01012345678"},
+        )
+    ],
+    "recipient_history_conceal": [
+        Case(
+            signed_in(viewer=REDIRECT, operator=REDIRECT, owner=REDIRECT, other=REDIRECT),
+            method="post",
+        )
+    ],
+    "recipient_lookup": [
+        Case(signed_in(viewer=200, operator=200, owner=200, other=200)),
+        Case(
+            signed_in(viewer=400, operator=400, owner=400, other=400),
+            method="post",
+            data=lambda world: {"period": "30"},
+            note="no file: the form says so",
+        ),
+    ],
+    "recipient_lookup_download": [
+        Case(
+            signed_in(viewer=403, operator=400, owner=400, other=400),
+            method="post",
+            data=lambda world: {"lookup": "x"},
+            note="a token that is not valid",
+        )
+    ],
+    "confirmation_create": [
+        Case(
+            signed_in(viewer=403, operator=REDIRECT, owner=REDIRECT, other=REDIRECT),
+            method="post",
+            data=lambda world: {"number": "01012345678"},
+        )
+    ],
+    "confirmation_row": [Case(THEIRS, kwargs=confirmation)],
+    "confirmation_download": [Case(THEIRS, kwargs=confirmation)],
+    "confirmation_retry": [
+        Case(
+            signed_in(viewer=403, operator=REDIRECT, owner=REDIRECT, other=404),
+            method="post",
+            kwargs=confirmation,
+        )
+    ],
+    "confirmation_verify_form": [Case(everyone(200))],
+    "confirmation_verify": [
+        Case(everyone(200), kwargs=lambda world: {"code": world.confirmation.verification_code}),
+        Case(everyone(404), kwargs=lambda world: {"code": "0000-0000-0000"}),
+    ],
     "result_detail": [Case(THEIRS, kwargs=send)],
     "result_reveal": [
         Case(
@@ -200,6 +296,16 @@ TABLE: dict[str, list[Case]] = {
             signed_in(viewer=REDIRECT, operator=REDIRECT, owner=REDIRECT, other=404),
             method="post",
             kwargs=send,
+        )
+    ],
+    "result_row": [Case(THEIRS, kwargs=send)],
+    "result_progress": [Case(THEIRS, kwargs=send)],
+    "result_failed_export": [
+        Case(
+            signed_in(viewer=403, operator=200, owner=200, other=404),
+            method="post",
+            kwargs=send,
+            note="the failed recipients' file, masked: the roles that may export",
         )
     ],
     "export_list": [Case(signed_in(viewer=403, operator=200, owner=200, other=200))],

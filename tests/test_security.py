@@ -45,7 +45,11 @@ from tests.factories import MembershipFactory, SenderProfileFactory, make_send
 KST = ZoneInfo("Asia/Seoul")
 TEMPLATES = BASE_DIR / "templates"
 # Rendered by WeasyPrint into a PDF, never served to a browser.
-PRINT_TEMPLATES = {"statements/statement.html", "statements/_line.html"}
+PRINT_TEMPLATES = {
+    "statements/statement.html",
+    "statements/_line.html",
+    "confirmations/confirmation.html",
+}
 
 
 # --- The Content-Security-Policy, and nothing inline for it to block ---------------------

@@ -86,7 +86,7 @@ def test_the_lock_ends_after_the_cool_off_and_attempts_do_not_extend_it(travelle
         assert sign_in(client, alice.user.username, "wrong-guess").status_code == 429
     traveller.shift(dt.timedelta(minutes=10))
     response = sign_in(client, alice.user.username, RIGHT)
-    assert response.status_code == 302 and response.url == "/results/"
+    assert response.status_code == 302 and response.url == "/dashboard/"
 
 
 def test_another_address_and_another_user_are_not_locked_by_it(traveller, alice, bob):

@@ -198,7 +198,9 @@ def test_tallies_equal_a_direct_count_after_random_ingest_moves_and_purges(seed:
             apply_results(organization=organization, results=batch)
         elif action < 0.95:
             send = rng.choice(sends)
-            row = SendRequest.objects.get(organization=organization, external_id=send["external_id"])
+            row = SendRequest.objects.get(
+                organization=organization, external_id=send["external_id"]
+            )
             target = rng.choice(["sending_now", "cancelling", "cancelled", "failed"])
             try:
                 change_status(send=row, status=target, reason="잔액 부족")

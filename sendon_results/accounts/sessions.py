@@ -31,7 +31,16 @@ ACTIVE_AT = "active_at"
 # The session is written for activity at most once a minute, not on every page.
 ACTIVITY_RESOLUTION = 60
 # Views that htmx polls on its own while a job runs: answered, but no sign of a person.
-POLLING_VIEWS = frozenset({"export_row", "export_notice", "statement_row"})
+POLLING_VIEWS = frozenset(
+    {
+        "export_row",
+        "export_notice",
+        "statement_row",
+        "confirmation_row",
+        "result_row",
+        "result_progress",
+    }
+)
 
 
 @receiver(user_logged_in, dispatch_uid="sendon_results.sessions.signed_in")

@@ -80,7 +80,9 @@ def export_rows(export: Export) -> Rows:
         )
     deliveries = _deliveries_of(export, sends, filterset)
     # The sends' counts cannot tell how many of their messages went to given numbers.
-    total = deliveries.count() if filterset.recipients else span["deliveries"]
+    total = (
+        deliveries.count() if filterset.recipients or filterset.result_code else span["deliveries"]
+    )
     ordered = deliveries.order_by(*_ordering("send_request__", newest_first), "id")
     values = _in_send_order(export, sends.order_by(*_ordering("", newest_first)), filterset)
     return Rows(
@@ -158,11 +160,14 @@ def _deliveries_of(
 
 
 def _narrowed(deliveries: DeliveryQuerySet, filterset: SendRequestFilter) -> DeliveryQuerySet:
-    """Deliveries narrowed by the outcome and recipient filters too, as the list's FilterSet
-    read them: a "failure" export lists the failed numbers, not every number of a send with
-    one; a recipient export the messages to any of the numbers, not the rest of each send."""
+    """Deliveries narrowed by the outcome, recipient and result code filters too, as the
+    list's FilterSet read them: a "failure" export lists the failed numbers, not every
+    number of a send with one; a recipient export the messages to any of the numbers, not
+    the rest of each send; a code export the messages of that code."""
     if outcomes := filterset.outcomes:
         deliveries = deliveries.filter(status__in=outcomes)
     if search := filterset.recipients:
         deliveries = deliveries.to_recipients(search.numbers, search.endings)
+    if code := filterset.result_code:  # the messages of that result code, not the rest of each send
+        deliveries = deliveries.filter(result_code=code)
     return deliveries

@@ -35,6 +35,7 @@ def write_xlsx(
     *,
     split_column: Column | None = None,
     on_progress: Callable[[int], None] = lambda written: None,
+    title: str | None = None,
 ) -> int:
     """Write `rows` to an .xlsx at `path`; returns the number of data rows written.
 
@@ -52,7 +53,7 @@ def write_xlsx(
         },
     )
     formats = _Formats(workbook)
-    title = str(_("Send results"))
+    title = title or str(_("Send results"))  # the sheet's name
     sheets: dict[str, _Sheet] = {}
     split_at = rows.columns.index(split_column) if split_column else None
     written = 0

@@ -2,6 +2,7 @@
 
 from .accounts import Invitation, Membership, Organization
 from .audit import AccessEvent, AccessRecordIsAppendOnly
+from .confirmations import Confirmation
 from .ingest import ApiKey, PendingResult
 from .jobs import Export, Job
 from .retention import PurgeLock, PurgeLog
@@ -26,6 +27,7 @@ __all__ = [
     "STATUS_HELP",
     "ApiKey",
     "Channel",
+    "Confirmation",
     "Delivery",
     "DeliveryTally",
     "Export",

@@ -370,6 +370,13 @@ class Delivery(models.Model):
                 fields=["organization", "recipient", "send_request"],
                 name="delivery_org_recipient",
             ),
+            # The list's code=… filter (sends with a recipient of that result code, often
+            # with outcome=failure, linked from /failures/): the sends of this
+            # organization with that code, from the index alone.
+            models.Index(
+                fields=["organization", "result_code", "send_request"],
+                name="delivery_org_code",
+            ),
             # The recipient=5678 filter: sends of this organization to numbers ending in
             # 5678. On the expression, so no column has to be written for it. The number
             # itself last, so that PostgreSQL answers from the index alone as it does for a

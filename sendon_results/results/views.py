@@ -7,23 +7,29 @@ import math
 from functools import partial
 
 from django.conf import settings
+from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from .. import audit, masking, retention
-from ..accounts.decorators import organization_required, permission_required
+from ..accounts.decorators import forbidden, organization_required, permission_required
 from ..accounts.request import MemberRequest, OrgRequest
 from ..accounts.roles import Permission, may
+from ..exports import failed
 from ..exports.forms import ExportRequestForm
-from ..exports.views import export_notice_for
-from ..models import Organization, SendRequest
+from ..exports.views import CONTENT_TYPES, export_notice_for
+from ..models import Delivery, Export, Organization, SendRequest
 from ..pagination import paginate
 from .filters import DeliveryFilter, SendRequestFilter, period_presets
+from .progress import LIVE_STATUSES, POLL_STEPS, next_poll, with_success_rate
+from .summary import from_sends, summarize
 
 # Counting stops here: the page says "1,000+" instead of paying for an exact COUNT(*).
 COUNT_LIMIT = 1_000
@@ -33,7 +39,9 @@ def _get_send_for_user(request: OrgRequest, pk: int) -> SendRequest:
     """A send of one of the user's organizations (404 otherwise); the caller checks it is
     the organization they work in."""
     send = (
-        retention.kept(SendRequest.objects.select_related("sender", "organization"))
+        retention.kept(
+            with_success_rate(SendRequest.objects.select_related("sender", "organization"))
+        )
         .filter(pk=pk, organization__in=request.organizations)
         .first()
     )
@@ -42,7 +50,16 @@ def _get_send_for_user(request: OrgRequest, pk: int) -> SendRequest:
     return send
 
 
-def _bounded_count(queryset: QuerySet[SendRequest]) -> tuple[int, bool]:
+def _get_send_worked_on(request: MemberRequest, pk: int) -> SendRequest:
+    """A send of the organization the member works in (404 otherwise): for what a page
+    asks by itself or posts, which never offers to switch organizations."""
+    send = _get_send_for_user(request, pk)
+    if send.organization != request.organization:
+        raise Http404("a send of another organization than the one worked in")
+    return send
+
+
+def bounded_count(queryset: QuerySet[SendRequest]) -> tuple[int, bool]:
     count = queryset[: COUNT_LIMIT + 1].count()
     return min(count, COUNT_LIMIT), count > COUNT_LIMIT
 
@@ -66,7 +83,7 @@ def _render_page_or_fragment(
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    return redirect("results")
+    return redirect("dashboard")
 
 
 @organization_required
@@ -74,11 +91,16 @@ def results(request: MemberRequest) -> HttpResponse:
     organization = request.organization
     filterset = SendRequestFilter(
         request.GET,
-        queryset=SendRequest.objects.for_org(organization).select_related("sender"),
+        queryset=with_success_rate(
+            SendRequest.objects.for_org(organization).select_related("sender")
+        ),
         organization=organization,
     )
     context: dict[str, object] = {
         "filter": filterset,
+        # Rows of sends still moving refresh themselves (result_row), first after this long.
+        "live_statuses": LIVE_STATUSES,
+        "first_poll": POLL_STEPS[0],
         "period_presets": period_presets(timezone.localdate()),
         "retention_days": settings.RETENTION_DAYS,
         "export_form": ExportRequestForm(
@@ -98,13 +120,29 @@ def results(request: MemberRequest) -> HttpResponse:
             descending=not filterset.oldest_first,
             cursor=filterset.cursor,
         )
-        context["count"], context["count_capped"] = _bounded_count(queryset)
+        count, capped = bounded_count(queryset)
+        context["count"], context["count_capped"] = count, capped
+        context["summary"] = summarize(filterset, matched=None if capped else count)
         if typed := filterset.form.cleaned_data.get("recipient"):  # people, by their numbers
             masked = [audit.masked_phone(number) for number in typed]
             audit.record(request, audit.Action.SENDS_SEARCHED, detail={"recipients": masked})
     else:
         status = 400
     return _render_page_or_fragment(request, "results/list.html", "results", context, status)
+
+
+@organization_required
+def results_summary(request: MemberRequest) -> HttpResponse:
+    """The list's summary when its filter needs the matching sends summed one by one (see
+    results/summary.py): asked for by the list page once it is shown."""
+    filterset = SendRequestFilter(request.GET, organization=request.organization)
+    context: dict[str, object] = {"filter": filterset}
+    status = 200
+    if filterset.is_valid():
+        context["summary"] = from_sends(filterset)
+    else:
+        status = 400
+    return _render_page_or_fragment(request, "results/summary.html", "summary", context, status)
 
 
 @organization_required
@@ -116,7 +154,15 @@ def result_detail(request: MemberRequest, pk: int) -> HttpResponse:
         switch = {"organization": send.organization, "next": request.get_full_path()}
         return render(request, "accounts/switch.html", switch)
     filterset = DeliveryFilter(request.GET, queryset=send.deliveries.all())
-    context: dict[str, object] = {"send": send, "filter": filterset, **_reveal_state(request, send)}
+    context: dict[str, object] = {
+        "send": send,
+        "filter": filterset,
+        "poll": next_poll(send),
+        "failed_form": failed.FailedExportForm(
+            initial={"code": _one_code(filterset)}, auto_id="failed_%s"
+        ),
+        **_reveal_state(request, send),
+    }
     status = 200
     if filterset.is_valid():
         context["page"] = paginate(
@@ -127,6 +173,77 @@ def result_detail(request: MemberRequest, pk: int) -> HttpResponse:
     detail = _viewed(filterset, revealed=bool(context["revealed"]))
     audit.record(request, audit.Action.SEND_VIEWED, obj=send, detail=detail)
     return _render_page_or_fragment(request, "results/detail.html", "deliveries", context, status)
+
+
+@require_GET
+@organization_required
+def result_row(request: MemberRequest, pk: int) -> HttpResponse:
+    """A send's row of the list, alone: what a row of a send still moving asks for by
+    itself, until the send reaches a final state (progress.py)."""
+    send = _get_send_worked_on(request, pk)
+    context = {
+        "send": send,
+        "poll": next_poll(send, request.GET),
+        "live_statuses": LIVE_STATUSES,
+    }
+    return render(request, "results/list.html#row", context)
+
+
+@require_GET
+@organization_required
+def result_progress(request: MemberRequest, pk: int) -> HttpResponse:
+    """A send's status and counts, alone, for its page to swap in while the send moves:
+    no recipient in it, so nothing masked and nothing for the access record."""
+    send = _get_send_worked_on(request, pk)
+    context = {"send": send, "poll": next_poll(send, request.GET), "refreshed": True}
+    return render(request, "results/progress.html", context)
+
+
+@require_POST
+@permission_required(Permission.EXPORT)
+def result_failed_export(request: MemberRequest, pk: int) -> HttpResponseBase:
+    """실패 번호 내보내기: the send's failed recipients as a file to resend, at once
+    (exports/failed.py); full numbers only to a role that may see them, with a reason.
+    Every download goes into the access record."""
+    send = _get_send_worked_on(request, pk)
+    form = failed.FailedExportForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request,
+            _("The file could not be made: %(errors)s") % {"errors": form.errors.as_text()},
+        )
+        return _back_to_send(request, send)
+    unmasked: bool = form.cleaned_data["unmasked"]
+    if unmasked and not may(request.role, Permission.REVEAL):
+        return forbidden(request, Permission.REVEAL)
+    file_format: str = form.cleaned_data["file_format"]
+    code: str = form.cleaned_data["code"]
+    file, rows = failed.write_failed(send, file_format=file_format, unmasked=unmasked, code=code)
+    detail: dict[str, object] = {
+        "kind": Export.Kind.DELIVERIES,
+        "filters": {"outcome": [Delivery.Status.FAILURE], **({"code": [code]} if code else {})},
+        "format": file_format,
+        "numbers": "revealed" if unmasked else "masked",
+        "rows": rows,
+    }
+    if unmasked:
+        detail["reason"] = form.cleaned_data["reason"]
+    audit.record(request, audit.Action.EXPORT_DOWNLOADED, obj=send, detail=detail)
+    return FileResponse(
+        file,
+        as_attachment=True,
+        filename=failed.file_name(send, file_format, timezone.now()),
+        content_type=CONTENT_TYPES[file_format],
+    )
+
+
+def _one_code(filterset: DeliveryFilter) -> str:
+    """The result code the page is narrowed to, when it is exactly one: the failed
+    recipients' file then lists that code's."""
+    if not filterset.is_valid():
+        return ""
+    codes = filterset.active_codes()
+    return codes[0] if len(codes) == 1 else ""
 
 
 def _viewed(filterset: DeliveryFilter, *, revealed: bool) -> dict[str, object]:
@@ -156,9 +273,7 @@ def _reveal_state(request: MemberRequest, send: SendRequest) -> dict[str, object
 @permission_required(Permission.REVEAL)
 def result_reveal(request: MemberRequest, pk: int) -> HttpResponse:
     """번호 보기: this send's numbers and names in full for REVEAL_MINUTES, to this member."""
-    send = _get_send_for_user(request, pk)
-    if send.organization != request.organization:
-        raise Http404("a send of another organization than the one worked in")
+    send = _get_send_worked_on(request, pk)
     until = masking.reveal(request.session, send.pk, timezone.now())
     _record_reveal(request, send, until)
     return _back_to_send(request, send)
@@ -196,7 +311,7 @@ def _expiring_soon(organization: Organization) -> dict[str, object] | None:
     soon = SendRequestFilter(QueryDict(query), organization=organization)
     if not soon.is_valid():  # the whole window ends within WARNING_DAYS
         return None
-    count, capped = _bounded_count(soon.qs)
+    count, capped = bounded_count(soon.qs)
     if not count:
         return None
     return {

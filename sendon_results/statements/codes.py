@@ -10,7 +10,7 @@ import secrets
 from django.conf import settings
 from django.utils import timezone
 
-from ..models import Organization, Statement
+from ..models import Confirmation, Organization, Statement
 
 # Crockford's base32 without look-alikes: a code read off paper is typed back right.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -44,13 +44,25 @@ def next_statement_number(organization: Organization, issued_at: dt.datetime) ->
     Call in the transaction that saves the number: it locks the organization's row, so
     two statements asked for at once take turns and never get the same number.
     """
+    return next_number(Statement, organization, issued_at, kind="ST")
+
+
+def next_number(
+    model: type[Statement] | type[Confirmation],
+    organization: Organization,
+    issued_at: dt.datetime,
+    *,
+    kind: str,
+) -> str:
+    """The next number of a numbered document (`kind`-YYYY-MM-NNNN), as
+    next_statement_number says: per organization and month, without gaps."""
     # FOR NO KEY UPDATE: it does not wait for the key-share locks that recording sends and
     # results take on the organization's row.
     Organization.objects.select_for_update(no_key=True).filter(pk=organization.pk).first()
-    prefix = f"ST-{timezone.localtime(issued_at):%Y-%m}-"
-    taken = Statement.objects.filter(
-        organization=organization, number__startswith=prefix
-    ).values_list("number", flat=True)
+    prefix = f"{kind}-{timezone.localtime(issued_at):%Y-%m}-"
+    taken = model.objects.filter(organization=organization, number__startswith=prefix).values_list(
+        "number", flat=True
+    )
     # Parsed, not compared as text: 10000 follows 9999, and a month that already holds
     # numbers of the older, longer form goes on after the highest of them.
     last = max((int(n[len(prefix) :]) for n in taken if n[len(prefix) :].isdigit()), default=0)

@@ -84,6 +84,16 @@ def warm_fonts() -> None:
         ).write_pdf(font_config=_FONTS)
 
 
+def render_pdf(html: str, path: Path) -> None:
+    """Print `html` (a template on the print base, with FONT_FACES) to a PDF at `path`:
+    the bundled fonts, our own files only, one rendering at a time. Every printed document
+    (statements, delivery confirmations) goes through here."""
+    with _RENDERING:
+        HTML(string=html, base_url=str(FONT_DIR.parent), url_fetcher=OwnFilesOnly()).write_pdf(
+            path, font_config=_FONTS
+        )
+
+
 def write_statement(path: Path, statement: Statement) -> int:
     """Gather the figures, keep them on the statement, render its PDF to `path`.
 
@@ -108,10 +118,7 @@ def write_statement(path: Path, statement: Statement) -> int:
             "font_stack": FONT_STACK,
         },
     )
-    with _RENDERING:
-        HTML(string=html, base_url=str(FONT_DIR.parent), url_fetcher=OwnFilesOnly()).write_pdf(
-            path, font_config=_FONTS
-        )
+    render_pdf(html, path)
     start, end = statement.period_from.isoformat(), statement.period_to.isoformat()
     statement.file_name = f"{statement.number}_{start}_{end}.pdf"
     return figures["total"]["messages"]

@@ -20,7 +20,8 @@ def sign_in(page: Page, base_url: str, account: Account) -> None:
     page.get_by_label("아이디").fill(account.user.username)
     page.get_by_label("비밀번호").fill("password-123")
     page.get_by_role("button", name="로그인").click()
-    expect(page).to_have_url(re.compile(r"/results/$"))
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    page.goto(f"{base_url}/results/")
 
 
 def test_sign_in_filter_open_a_send_and_come_back(page: Page, live_server, tmp_path):

@@ -37,7 +37,8 @@ def sign_in(page: Page, base_url: str, username: str) -> None:
     page.get_by_label("아이디").fill(username)
     page.get_by_label("비밀번호").fill("password-123")
     page.get_by_role("button", name="로그인").click()
-    expect(page).to_have_url(re.compile(r"/results/$"))
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    page.goto(f"{base_url}/results/")
 
 
 def expect_menu(page: Page, *offered: str) -> None:

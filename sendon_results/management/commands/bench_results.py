@@ -18,11 +18,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 from django.db.models import Count
+from django.http import QueryDict
 from django.test import Client
 from django.utils import timezone
 
 from ...demo import DEMO_NUMBER
 from ...models import Membership, Organization, SenderProfile, SendRequest
+from ...results.filters import SendRequestFilter
+from ...results.summary import summarize, tallied
+from ...results.views import bounded_count
 from ...retention import kept
 
 NEXT_LINK = re.compile(r'<a href="([^"]+)" rel="next">')
@@ -92,6 +96,8 @@ class Command(BaseCommand):
             ]
             self.stdout.write(f"{label:<26}" + "".join(f"{cell:>16}" for cell in row))
 
+        self._time_summaries(chosen, queries, client, repeat)
+
         # The largest send the pages still show (an older one is past the retention window).
         largest = kept(sends).order_by("-recipient_count").first()
         if largest:
@@ -108,6 +114,30 @@ class Command(BaseCommand):
             ]
             self.stdout.write(f"{'':<26}" + "".join(f"{cell:>16}" for cell in row))
         self._explain_slowest(client)
+
+    def _time_summaries(
+        self, organization: Organization, queries: dict[str, str], client: Client, repeat: int
+    ) -> None:
+        """What the summary adds to each list page: the summary alone, as the list view
+        computes it after its bounded count; where it is summed in a request of its own
+        instead, that request."""
+        self.stdout.write(
+            f"\n{'summary above the list':<26}{'adds to the page':>20}{'own request':>16}"
+        )
+        for label, query in queries.items():
+            filterset = SendRequestFilter(QueryDict(query), organization=organization)
+            assert filterset.is_valid(), filterset.errors
+            count, capped = bounded_count(filterset.qs)
+            matched = None if capped else count
+            summarize(filterset, matched=matched)  # warm
+            timings = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                found = summarize(filterset, matched=matched)
+                timings.append((time.perf_counter() - started) * 1000)
+            own = "" if found else self._time(client, f"/results/summary/?{query}", repeat)
+            how = "tallies" if tallied(filterset) else "sends" if found else "(deferred)"
+            self.stdout.write(f"{label:<26}{_percentiles(timings) + ' ' + how:>20}{own:>16}")
 
     def _follow(self, client: Client, url: str, link: re.Pattern[str], times: int) -> str | None:
         """Follow a pager link `times` times, as a user would; None where the pages end."""
@@ -127,10 +157,8 @@ class Command(BaseCommand):
             response = client.get(url)
             timings.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (url, response.status_code)
-        timings.sort()
-        p95 = timings[max(0, round(0.95 * len(timings)) - 1)]
         self.measured.append(url)
-        return f"{statistics.median(timings):.1f} / {p95:.1f}"
+        return _percentiles(timings)
 
     def _explain_slowest(self, client: Client) -> None:
         """EXPLAIN (ANALYZE, BUFFERS) of the slowest database query any measured page ran."""
@@ -152,3 +180,10 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
                 self.stdout.write("\n".join(line for (line,) in cursor.fetchall()))
+
+
+def _percentiles(timings: list[float]) -> str:
+    """p50 / p95 in milliseconds."""
+    ordered = sorted(timings)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    return f"{statistics.median(ordered):.1f} / {p95:.1f}"

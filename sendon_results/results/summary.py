@@ -1,0 +1,132 @@
+"""The summary above the results list: what the sends of the current filter add up to.
+
+Read from the daily send tallies when every filter in use is one of their dimensions
+(period, processing status, sender, channel, source): a few thousand rows whatever the
+size of the list. Any other filter (outcome, message text, recipient, result code) is
+summed over the matching sends themselves — at once when the list's bounded count found
+them few, otherwise in a request of its own that the list page loads after it is shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from ..models import SendTally
+from ..retention import oldest_kept_day
+from .filters import SendRequestFilter
+
+# The filters whose every value is a dimension of the send tallies.
+TALLIED_FILTERS = {"status", "sender", "channel", "source", "requested_from", "requested_to"}
+# At most this many matching sends are summed while the list page waits (its bounded
+# count, COUNT_LIMIT, tells whether there are more).
+DIRECT_LIMIT = 1_000
+
+
+@dataclass(frozen=True)
+class Summary:
+    sends: int
+    messages: int
+    success: int
+    failure: int
+    sending: int
+    waiting: int
+    cancelled: int
+    points_charged: Decimal
+    points_refunded: Decimal
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successes among the messages with a final result, in percent; None before any
+        has one. Waiting and cancelled messages never went out: neither counts."""
+        final = self.success + self.failure
+        return 100 * self.success / final if final else None
+
+    @property
+    def points_net(self) -> Decimal:
+        return self.points_charged - self.points_refunded
+
+
+def tallied(filterset: SendRequestFilter) -> bool:
+    """Whether the send tallies can answer this (valid) filter."""
+    used = {name for name, value in filterset.form.cleaned_data.items() if value}
+    return used <= TALLIED_FILTERS | {"cursor", "order"}
+
+
+def summarize(filterset: SendRequestFilter, *, matched: int | None) -> Summary | None:
+    """The summary of a valid filter, or None when it must be summed in a request of its
+    own. `matched` is how many sends the list's bounded count found (None: more than it
+    counts)."""
+    if tallied(filterset):
+        return from_tallies(filterset)
+    if matched is not None and matched <= DIRECT_LIMIT:
+        return from_sends(filterset)
+    return None
+
+
+def from_tallies(filterset: SendRequestFilter) -> Summary:
+    data = filterset.form.cleaned_data
+    start: dt.date = max(
+        data.get("requested_from") or dt.date.min, oldest_kept_day(timezone.localdate())
+    )
+    rows = SendTally.objects.filter(organization=filterset.organization, day__gte=start)
+    if end := data.get("requested_to"):
+        rows = rows.filter(day__lte=end)
+    for name in ("status", "channel", "source"):
+        if values := data.get(name):
+            rows = rows.filter(**{f"{name}__in": values})
+    if senders := data.get("sender"):
+        rows = rows.filter(sender__in=[sender.pk for sender in senders])
+    totals = rows.aggregate(
+        sends=Sum("sends"),
+        messages=Sum("recipients"),
+        success=Sum("success"),
+        failure=Sum("failure"),
+        sending=Sum("sending"),
+        waiting=Sum("waiting"),
+        cancelled=Sum("cancelled"),
+        points_charged=Sum("points_charged"),
+        points_refunded=Sum("points_refunded"),
+    )
+    return _summary(totals)
+
+
+def from_sends(filterset: SendRequestFilter) -> Summary:
+    """Summed over the matching sends' own counts (never their deliveries)."""
+    sends = filterset.qs.order_by()
+    totals = sends.aggregate(
+        sends=Count("id"),
+        messages=Sum("recipient_count"),
+        success=Sum("success_count"),
+        failure=Sum("failure_count"),
+        sending=Sum("sending_count"),
+        waiting=Sum("waiting_count"),
+        cancelled=Sum("cancelled_count"),
+        points_charged=Sum("points_charged"),
+        points_refunded=Sum("points_refunded"),
+    )
+    return _summary(totals)
+
+
+def _summary(totals: dict[str, int | Decimal | None]) -> Summary:
+    def number(name: str) -> int:
+        return int(totals[name] or 0)
+
+    def points(name: str) -> Decimal:
+        return Decimal(totals[name] or 0).quantize(Decimal("0.01"))
+
+    return Summary(
+        sends=number("sends"),
+        messages=number("messages"),
+        success=number("success"),
+        failure=number("failure"),
+        sending=number("sending"),
+        waiting=number("waiting"),
+        cancelled=number("cancelled"),
+        points_charged=points("points_charged"),
+        points_refunded=points("points_refunded"),
+    )
