@@ -98,6 +98,11 @@ def test_round_trip_through_the_console(alice, platform):
     assert detail["status"] == "completed" and len(detail["deliveries"]) == 3
     listed = platform.get("/api/v1/send-requests?outcome=failure").json()
     assert [s["external_id"] for s in listed["results"]] == ["S-1"]
+    by_code = platform.get(f"/api/v1/send-requests?code={failed['result_code']}").json()
+    assert [s["external_id"] for s in by_code["results"]] == ["S-1"]
+    assert platform.get("/api/v1/send-requests?code=1999").json()["results"] == []
+    refused = platform.get("/api/v1/send-requests?code=30%2019")
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "code"
 
 
 def counts(response) -> dict[str, int]:
