@@ -40,8 +40,22 @@ class SenderProfileAdmin(admin.ModelAdmin):
     list_select_related = ["organization"]
 
 
+class ReportedByThePlatform(admin.ModelAdmin):
+    """Sends and deliveries change only through the ingest API, which keeps a send's
+    counts and the daily tallies in step with them: shown here, never edited."""
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(SendRequest)
-class SendRequestAdmin(admin.ModelAdmin):
+class SendRequestAdmin(ReportedByThePlatform):
     list_display = [
         "requested_at",
         "organization",
@@ -58,18 +72,10 @@ class SendRequestAdmin(admin.ModelAdmin):
     raw_id_fields = ["organization", "sender"]
     # The table grows to tens of millions of rows: no exact count on every page.
     show_full_result_count = False
-    readonly_fields = [
-        "recipient_count",
-        "success_count",
-        "failure_count",
-        "sending_count",
-        "created_at",
-        "updated_at",
-    ]
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReportedByThePlatform):
     # A list shows many people's numbers at once: masked there (and in the titles and log,
     # Delivery.__str__); a delivery opened by its exact number or id shows it in full.
     list_display = ["masked_recipient", "status", "result_code", "final_channel", "completed_at"]

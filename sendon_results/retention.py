@@ -259,12 +259,14 @@ def _delete_range(
         WHERE organization_id = %s AND requested_at < %s AND id BETWEEN %s AND %s"""
     # In the database's own form of a datetime (UTC text on SQLite), as the ORM would.
     params = [organization.pk, connection.ops.adapt_datetimefield_value(limit), low, high]
+    expired = SendRequest.objects.filter(
+        organization=organization, requested_at__lt=limit, id__range=(low, high)
+    )
     with transaction.atomic(), connection.cursor() as cursor:
-        tally_removed_sends(
-            SendRequest.objects.filter(
-                organization=organization, requested_at__lt=limit, id__range=(low, high)
-            )
-        ).save()
+        # Locked first, in id order as ingest locks them: a result for one of these sends
+        # either comes before the tallies are read or waits, and finds it gone.
+        list(expired.select_for_update().order_by("id").values_list("id", flat=True))
+        tally_removed_sends(expired).save()
         cursor.execute(
             f"DELETE FROM {Delivery._meta.db_table} WHERE send_request_id IN (SELECT id {sends})",
             params,
@@ -304,10 +306,11 @@ def _expire_files(organization: Organization, limit: dt.datetime, *, dry_run: bo
                 state=Job.State.EXPIRED, file="", expires_at=min(job.expires_at, now)
             )
             count += 1
-    # A confirmation's number goes with the records it confirmed, whatever became of it.
+    # A confirmation's number, and the messages it lists, go with the records it
+    # confirmed, whatever became of it.
     Confirmation.objects.filter(organization=organization, expires_at__lte=now).exclude(
-        recipient=""
-    ).update(recipient="")
+        recipient="", figures__isnull=True
+    ).update(recipient="", figures=None, fingerprint="")
     return count
 
 

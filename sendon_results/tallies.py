@@ -46,6 +46,10 @@ DELIVERY_KEY = (
 )
 DELIVERY_SUMS = ("deliveries", "points_charged", "points_refunded")
 
+# PostgreSQL advisory locks (one bigint each, beside the purge's) by which writers of an
+# organization's tallies, who share it, keep out its recount, which takes it alone.
+LOCK_BASE = 0x7A11_0000_0000
+
 Key = tuple[Any, ...]
 Sums = list[int | Decimal]
 
@@ -61,12 +65,18 @@ class TallyChanges:
     def __init__(self) -> None:
         self.sends: dict[Key, Sums] = defaultdict(lambda: [0] * len(SEND_SUMS))
         self.deliveries: dict[Key, Sums] = defaultdict(lambda: [0] * len(DELIVERY_SUMS))
+        self._days: dict[dt.datetime, dt.date] = {}  # a batch's results share few sends
+
+    def _day(self, send: SendRequest) -> dt.date:
+        if (day := self._days.get(send.requested_at)) is None:
+            day = self._days[send.requested_at] = tally_day(send.requested_at)
+        return day
 
     def send(self, send: SendRequest, sign: int = 1) -> None:
         """Count the send as it is now (sign 1), or take it away as it was (sign -1)."""
         key = (
             send.organization_id,
-            tally_day(send.requested_at),
+            self._day(send),
             send.sender_id,
             send.channel,
             send.source,
@@ -89,7 +99,7 @@ class TallyChanges:
         """Count one delivery of the send as it is now, or take it away as it was."""
         key = (
             send.organization_id,
-            tally_day(send.requested_at),
+            self._day(send),
             send.sender_id,
             send.channel,
             delivery.final_channel,
@@ -111,7 +121,7 @@ class TallyChanges:
             .values_list("final_channel", "status", "result_code", "carrier")
             .annotate(Count("id"), Sum("points_charged"), Sum("points_refunded"))
         )
-        day = tally_day(send.requested_at)
+        day = self._day(send)
         for final_channel, status, code, carrier, count, charged, refunded in rows:
             key = (
                 send.organization_id,
@@ -127,10 +137,24 @@ class TallyChanges:
 
     def save(self) -> None:
         """Add the differences to the tallies; rows left counting nothing are removed."""
+        organizations = {key[0] for key in self.sends} | {key[0] for key in self.deliveries}
+        _lock(sorted(organizations), shared=True)
         _upsert(SendTally, SEND_KEY, SEND_SUMS, self.sends)
         _upsert(DeliveryTally, DELIVERY_KEY, DELIVERY_SUMS, self.deliveries)
         self.sends.clear()
         self.deliveries.clear()
+
+
+def _lock(organization_ids: list[int], *, shared: bool) -> None:
+    """Until the transaction ends: shared by writers of these organizations' tallies, alone
+    by a recount, which so never misses a change made while it reads nor counts one twice.
+    SQLite runs one writing transaction at a time anyway."""
+    if connection.vendor != "postgresql" or not organization_ids:
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        for organization_id in organization_ids:  # in order: no deadlock between writers
+            cursor.execute(f"SELECT {function}(%s)", [LOCK_BASE + organization_id])
 
 
 def _add(sums: Sums, values: Sequence[int | Decimal], sign: int) -> None:
@@ -211,6 +235,9 @@ def rebuild_tallies(organizations: Iterable[Organization] | None = None) -> tupl
     written = (0, 0)
     for organization in chosen:
         with transaction.atomic():
+            # Writers wait meanwhile; a change whose rows it reads as they were before is
+            # added by its writer after the recount commits.
+            _lock([organization.pk], shared=False)
             SendTally.objects.filter(organization=organization).delete()
             DeliveryTally.objects.filter(organization=organization).delete()
             sends = SendRequest.objects.filter(organization=organization)

@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from sendon_results.lookups import sheets
 from sendon_results.lookups.outcomes import last_outcomes
 from sendon_results.lookups.sheets import CFB_SIGNATURE, MAX_BYTES, MAX_NUMBERS
 from sendon_results.models import AccessEvent, Delivery, Membership
@@ -299,7 +300,7 @@ def test_a_file_over_10_mb_is_refused_and_never_written_to_disk(alice, monkeypat
     status, page = upload(alice.client, b"0" * (MAX_BYTES + 1), "big.csv")
     assert status == 400 and "10MB" in page.replace(" ", "")
     # 3 MB, above Django's 2.5 MB in memory: still kept in memory, and read.
-    padding = "01011112222\n" + "\n" * (3 * 2**20)
+    padding = "01011112222\n" + ("," + "x" * 100_000 + "\n") * 31
     status, page = upload(alice.client, padding.encode(), "big.csv")
     assert status == 200 and "1개 번호" in page
 
@@ -433,3 +434,22 @@ def test_signed_out_visitors_are_sent_to_sign_in(db):
     response = Client().get(URL)
     assert response.status_code == 302 and "/login/" in response["Location"]
     assert reverse("recipient_lookup") == URL
+
+
+def test_a_cell_far_to_the_right_and_endless_blank_rows_are_bounded(alice, monkeypatch):
+    """A value in the sheet's last column makes every row 16,384 cells wide to a reader
+    that fills rows out: only the first columns are read, and rows only so far."""
+    rows: list[list[object]] = [["01011112222"], ["01033334444"]]
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    sheet["XFD3"] = "far away"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    status, page = upload(alice.client, buffer.getvalue())
+    assert status == 200 and "2개 번호" in page
+    monkeypatch.setattr(sheets, "MAX_ROWS", 3)
+    status, page = upload(alice.client, xlsx([[""]] * 2 + rows))
+    assert status == 400
+    assert "3개가 넘는 행" in page

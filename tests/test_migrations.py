@@ -294,3 +294,63 @@ def test_statements_leave_exports_with_their_ids_numbers_codes_and_files(migrate
         asked,
     )
     assert restored[whole.pk].filters == {"from": ["2026-10-02"], "to": ["2026-10-30"]}
+
+
+def test_an_install_with_history_gets_its_tallies_counted(migrate_to):
+    """0020 makes the tally tables empty; 0023 counts them from the sends already there,
+    as the recount command does, days in Korea time."""
+    old = migrate_to([(APP, "0022_confirmation")])
+    Organization = old.get_model(APP, "Organization")
+    SenderProfile = old.get_model(APP, "SenderProfile")
+    SendRequest = old.get_model(APP, "SendRequest")
+    Delivery = old.get_model(APP, "Delivery")
+    organization = Organization.objects.create(name="before the tallies")
+    sender = SenderProfile.objects.create(organization=organization, kind="phone", value="021")
+    for number, (moment, outcomes) in enumerate(
+        [
+            (dt.datetime(2026, 11, 1, 14, 59, 59, tzinfo=dt.UTC), ["success", "failure"]),
+            (dt.datetime(2026, 11, 1, 15, 0, tzinfo=dt.UTC), ["success"]),  # 11-02 in Korea
+        ]
+    ):
+        send = SendRequest.objects.create(
+            organization=organization,
+            external_id=f"old-{number}",
+            requested_at=moment,
+            source="api",
+            channel="sms",
+            sender=sender,
+            body="안내",
+            status="completed",
+            recipient_count=len(outcomes),
+            success_count=outcomes.count("success"),
+            failure_count=outcomes.count("failure"),
+            points_charged=9 * len(outcomes),
+        )
+        for index, outcome in enumerate(outcomes):
+            Delivery.objects.create(
+                send_request=send,
+                organization=organization,
+                external_id=f"old-{number}-{index}",
+                recipient="01012345678",
+                status=outcome,
+                result_code="3019" if outcome == "failure" else "1000",
+                final_channel="sms",
+                carrier="SKT",
+                points_charged=9,
+            )
+    new = migrate_to([(APP, "0023_count_tallies")])
+    SendTally = new.get_model(APP, "SendTally")
+    DeliveryTally = new.get_model(APP, "DeliveryTally")
+    assert sorted(SendTally.objects.values_list("day", "sends", "recipients", "failure")) == [
+        (dt.date(2026, 11, 1), 1, 2, 1),
+        (dt.date(2026, 11, 2), 1, 1, 0),
+    ]
+    assert sorted(
+        DeliveryTally.objects.values_list("day", "status", "result_code", "deliveries")
+    ) == [
+        (dt.date(2026, 11, 1), "failure", "3019", 1),
+        (dt.date(2026, 11, 1), "success", "1000", 1),
+        (dt.date(2026, 11, 2), "success", "1000", 1),
+    ]
+    migrate_to([(APP, "0022_confirmation")])  # and back: the tables empty again
+    assert not SendTally.objects.exists()

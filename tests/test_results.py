@@ -605,7 +605,7 @@ def test_a_code_that_is_no_result_code_is_refused_on_the_form(alice, coded, code
         response = alice.client.get(f"{url}?code={code}")
         html = response.content.decode()
         assert response.status_code == 400, (url, code)
-        assert "결과 코드" in html and "field-error" in html or "errorlist" in html
+        assert "결과 코드" in html and ("field-error" in html or "errorlist" in html)
 
 
 def test_the_code_filter_keeps_to_its_query_budget(alice, coded, django_assert_num_queries):

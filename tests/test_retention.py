@@ -414,3 +414,4 @@ def test_a_delivery_confirmation_goes_with_its_records_and_forgets_the_number(al
     confirmation.refresh_from_db()
     assert confirmation.state == Confirmation.State.EXPIRED and not confirmation.file
     assert confirmation.recipient == "" and not os.path.exists(path)
+    assert confirmation.figures is None and confirmation.fingerprint == ""

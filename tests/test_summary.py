@@ -7,7 +7,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.db.models import Count, Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sendon_results.models import SendRequest
@@ -204,3 +206,25 @@ def test_another_organizations_sends_never_count(client, bob, history):
 def test_the_summary_needs_a_member(client, history):
     response = client.get("/results/summary/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_summary_that_would_take_too_long_says_so(member, history, monkeypatch):
+    monkeypatch.setattr("sendon_results.results.views.from_sends_in_time", lambda f: None)
+    response = member.get("/results/summary/?q=인증번호", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "너무 많아" in html and "hx-get" not in html  # said, not asked for again
+
+
+def test_the_summary_request_is_bounded_in_time_on_postgresql(member, history):
+    if connection.vendor != "postgresql":
+        pytest.skip("a statement timeout is PostgreSQL's")
+    with CaptureQueriesContext(connection) as queries:
+        member.get("/results/summary/?q=인증번호")
+    limit = f"statement_timeout = {summary_module.DEFERRED_TIMEOUT_MS}"
+    assert any(limit in query["sql"] for query in queries.captured_queries)
+
+
+def test_the_summary_links_lead_to_the_list(member, history):
+    html = member.get("/results/summary/?q=인증번호").content.decode()
+    assert 'href="/results/?q=%EC%9D%B8%EC%A6%9D%EB%B2%88%ED%98%B8&amp;outcome=failure"' in html

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.utils import timezone
 
 from sendon_results.ingest import (
@@ -250,3 +252,77 @@ def test_rebuild_of_one_organization_leaves_the_others_alone() -> None:
     rebuild_tallies(Organization.objects.filter(pk=first.pk))
     assert list(SendTally.objects.filter(organization=second).values()) == before
     assert_exact()
+
+
+# Writers at the same moment (PostgreSQL: SQLite lets one transaction write at a time).
+
+
+def in_thread(work) -> tuple[threading.Thread, dict[str, object]]:
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work()
+        except Exception as problem:  # noqa: BLE001 - reported to the test
+            outcome["error"] = problem
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def a_result(send: NewSend, outcome: str = "failure") -> NewResult:
+    return {
+        "send_external_id": send["external_id"],
+        "recipient_external_id": send["recipients"][0]["external_id"],
+        "outcome": outcome,
+        "result_code": "3019",
+        "result_message": "",
+        "carrier": "KT",
+        "final_channel": "",
+        "completed_at": send["requested_at"] + dt.timedelta(minutes=1),
+        "points_refunded": send["points_per_message"],
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recount_waits_for_a_result_being_applied_and_counts_it_once():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite lets one transaction write at a time")
+    organization = OrganizationFactory()
+    send = new_send(random.Random(1), 1, timezone.now())
+    # One recipient: its result completes the send, which so moves to a tally row of its
+    # own, inserted while the recount waits.
+    send["scheduled_at"], send["recipients"] = None, send["recipients"][:1]
+    create_send(organization=organization, send=send)
+    with transaction.atomic():
+        apply_results(organization=organization, results=[a_result(send)])
+        recount, outcome = in_thread(lambda: rebuild_tallies([organization]))
+        recount.join(timeout=1)
+        assert recount.is_alive()  # waiting for the result's transaction
+    recount.join(timeout=30)
+    assert "error" not in outcome
+    assert_exact()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_purge_waits_for_a_result_of_an_expired_send_and_counts_it_away_once():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite lets one transaction write at a time")
+    organization = OrganizationFactory()
+    send = new_send(random.Random(2), 2, timezone.now())
+    send["requested_at"] = timezone.now() - dt.timedelta(days=400)
+    send["scheduled_at"] = None
+    create_send(organization=organization, send=send)
+    with transaction.atomic():
+        apply_results(organization=organization, results=[a_result(send)])
+        purge, outcome = in_thread(lambda: purge_expired(batch_size=1))
+        purge.join(timeout=1)
+        assert purge.is_alive()  # waiting for the send's row
+    purge.join(timeout=30)
+    assert "error" not in outcome, outcome
+    assert not SendRequest.objects.exists()
+    assert_exact()
+    assert not SendTally.objects.exists() and not DeliveryTally.objects.exists()

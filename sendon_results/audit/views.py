@@ -26,7 +26,7 @@ from ..exports.columns import safe_text
 from ..models import AccessEvent, Export, Membership
 from ..pagination import paginate
 from ..results.filters import SendRequestFilter
-from ..results.views import _render_page_or_fragment
+from ..results.views import render_page_or_fragment
 from .events import Action, record
 from .filters import AccessEventFilter
 
@@ -48,7 +48,7 @@ def access_record(request: MemberRequest) -> HttpResponse:
         context["csv_query"] = filterset.without_position(request.GET)
     else:
         status = 400
-    return _render_page_or_fragment(request, "audit/list.html", "events", context, status)
+    return render_page_or_fragment(request, "audit/list.html", "events", context, status)
 
 
 @permission_required(Permission.VIEW_ACCESS_RECORD)

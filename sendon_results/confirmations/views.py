@@ -25,8 +25,7 @@ from ..accounts.roles import Permission, may
 from ..downloads import job_file
 from ..models import Confirmation, Delivery
 from ..statements.codes import format_code, normalize_code
-from ..statements.views import VERIFY_CODE_KEPT
-from ..statements.views import _seconds_to_wait as seconds_to_wait
+from ..statements.views import VERIFY_CODE_KEPT, seconds_to_wait
 from .forms import ConfirmationCodeForm, ConfirmationForm
 from .requests import request_confirmation
 

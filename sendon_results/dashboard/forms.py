@@ -13,11 +13,9 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Channel, Organization, SenderProfile
-from ..results.fields import date_in_range
+from ..results.fields import DEFAULT_PERIOD_DAYS, date_in_range
 from ..retention import oldest_kept_day
 from .figures import Scope
-
-DEFAULT_DAYS = 30  # the last 30 days, today included
 
 
 class SenderChoiceField(forms.ModelChoiceField):
@@ -70,7 +68,9 @@ class DashboardForm(forms.Form):
             return cleaned
         start, end = cleaned.get("requested_from"), cleaned.get("requested_to")
         end = end or self.today
-        start = start or max(end - dt.timedelta(days=DEFAULT_DAYS - 1), oldest_kept_day(self.today))
+        start = start or max(
+            end - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1), oldest_kept_day(self.today)
+        )
         oldest = oldest_kept_day(self.today)
         if end > self.today:
             self.add_error(
@@ -110,15 +110,3 @@ class DashboardForm(forms.Form):
             data.get("sender"),
             data.get("channel") or "",
         )
-
-
-def period_presets(today: dt.date) -> list[dict[str, Any]]:
-    """The quick picks, in Korea time."""
-    yesterday = today - dt.timedelta(days=1)
-    return [
-        {"label": _("Yesterday"), "start": yesterday, "end": yesterday},
-        {"label": _("Today"), "start": today, "end": today},
-        {"label": _("7 days"), "start": today - dt.timedelta(days=6), "end": today},
-        {"label": _("30 days"), "start": today - dt.timedelta(days=29), "end": today},
-        {"label": _("This month"), "start": today.replace(day=1), "end": today},
-    ]

@@ -104,7 +104,7 @@ def failed_rows(send: SendRequest, *, unmasked: bool, code: str = "") -> Rows:
     day = timezone.localdate(send.requested_at)
     return Rows(
         FAILED_COLUMNS,
-        send.failure_count,
+        deliveries.count() if code else send.failure_count,  # one code: counted, on its index
         _cells(values, unmasked=unmasked),
         day,
         day,

@@ -20,6 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from ..models import Channel, Delivery, DeliveryTally, Organization, SenderProfile
 from ..result_codes import REQUEST_FAILED, Explanation, explain
 
+FINAL = {Delivery.Status.SUCCESS, Delivery.Status.FAILURE}
+
 # The groups a failure falls in, in the order the page shows them. A code we cannot
 # explain (or one explained as a success or still pending) is "other".
 GROUPS: dict[str, Promise] = {
@@ -167,14 +169,14 @@ class Breakdown:
     label: str | Promise
     failures: int
     deliveries: int
-    failure_rate: float | None  # failures in percent of this one's deliveries
+    failure_rate: float | None  # failures in percent of this one's final results
     share_of_failures: float | None
 
 
 @dataclass
 class FailureAnalysis:
     scope: Scope
-    deliveries: int  # every delivery of the scope, whatever its outcome
+    deliveries: int  # the scope's deliveries with a final result (success or failure)
     failures: int
     groups: list[Group]
     top: list[CodeRow]
@@ -207,7 +209,9 @@ def analyse_failures(scope: Scope) -> FailureAnalysis:
     all_by_channel: Counter[str] = Counter()
     rows: dict[tuple[str, str], CodeRow] = {}
     for status, code, final_channel, carrier, count in grouped:
-        if not count:
+        # Rates are of the messages with a final result: one still sending, waiting for
+        # its time or cancelled has neither failed nor succeeded yet.
+        if not count or status not in FINAL:
             continue
         deliveries += count
         carrier = carrier_key(carrier)

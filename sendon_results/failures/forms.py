@@ -12,10 +12,8 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Channel, Organization, SenderProfile
-from ..results.fields import date_in_range
+from ..results.fields import DEFAULT_PERIOD_DAYS, date_in_range
 from ..retention import oldest_kept_day
-
-DEFAULT_DAYS = 30  # the period shown before one is chosen: the last 30 days, today included
 
 
 class SenderChoiceField(forms.ModelChoiceField):
@@ -68,12 +66,12 @@ class FailureFilterForm(forms.Form):
         cleaned = self.cleaned_data
         if self.errors:
             return cleaned
-        # Either bound may be left out: the period then ends today, or starts DEFAULT_DAYS
+        # Either bound may be left out: the period then ends today, or starts DEFAULT_PERIOD_DAYS
         # before its end (never before the oldest day still kept).
         oldest = oldest_kept_day(self.today)
         end = cleaned.get("requested_to") or self.today
         start = cleaned.get("requested_from") or max(
-            end - dt.timedelta(days=DEFAULT_DAYS - 1), oldest
+            end - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1), oldest
         )
         if start < oldest:
             self.add_error(
@@ -90,15 +88,3 @@ class FailureFilterForm(forms.Form):
         else:
             cleaned["requested_from"], cleaned["requested_to"] = start, end
         return cleaned
-
-
-def period_presets(today: dt.date) -> list[dict[str, object]]:
-    """The period's quick picks, in Korea time."""
-    yesterday = today - dt.timedelta(days=1)
-    return [
-        {"label": _("Yesterday"), "start": yesterday, "end": yesterday},
-        {"label": _("Today"), "start": today, "end": today},
-        {"label": _("7 days"), "start": today - dt.timedelta(days=6), "end": today},
-        {"label": _("30 days"), "start": today - dt.timedelta(days=29), "end": today},
-        {"label": _("This month"), "start": today.replace(day=1), "end": today},
-    ]

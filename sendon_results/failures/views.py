@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from ..accounts.decorators import organization_required
 from ..accounts.request import MemberRequest
+from ..results.fields import period_presets
 from .analysis import CARRIER_COLUMNS, Scope, analyse_failures
-from .forms import FailureFilterForm, period_presets
+from .forms import FailureFilterForm
 
 
 @organization_required

@@ -12,11 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..phones import STORED, TYPED_MAX_LENGTH, is_typed_phone, normalize_phone
-from ..results.fields import PagedFilterForm, date_in_range
+from ..results.fields import DEFAULT_PERIOD_DAYS, PagedFilterForm, date_in_range
 from ..retention import oldest_kept_day
 
 ENDING_LENGTH = 4  # four digits alone: the numbers ending in them
-DEFAULT_DAYS = 30  # the period when none is chosen: the last 30 days, today included
 
 
 def number_digits(typed: str) -> str:
@@ -58,7 +57,7 @@ def period_errors(start: dt.date, end: dt.date, today: dt.date) -> list[str]:
 
 class HistoryForm(PagedFilterForm):
     """Cleaned: `number` (digits, or "" when nothing was searched yet), `requested_from`
-    and `requested_to` (the last DEFAULT_DAYS days unless chosen), `cursor`."""
+    and `requested_to` (the last DEFAULT_PERIOD_DAYS days unless chosen), `cursor`."""
 
     key_length = 3  # (the send's requested_at, the send's id, the delivery's id)
 
@@ -99,7 +98,7 @@ class HistoryForm(PagedFilterForm):
             return cleaned  # a date the field refused already says so
         today = timezone.localdate()
         end = cleaned["requested_to"] or today
-        start = cleaned["requested_from"] or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+        start = cleaned["requested_from"] or end - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)
         cleaned["requested_from"], cleaned["requested_to"] = start, end
         for error in period_errors(start, end, today):
             self.add_error(None, error)

@@ -22,10 +22,10 @@ from ..confirmations.forms import ConfirmationForm
 from ..confirmations.views import confirmations_of
 from ..models import Delivery
 from ..phones import format_phone
-from ..results.filters import period_presets
-from ..results.views import _render_page_or_fragment
+from ..results.fields import DEFAULT_PERIOD_DAYS, period_presets
+from ..results.views import render_page_or_fragment
 from . import reveals
-from .forms import DEFAULT_DAYS, HistoryForm
+from .forms import HistoryForm
 from .history import deliveries_to, numbers_matched, page_of
 
 
@@ -52,17 +52,17 @@ def history(request: MemberRequest) -> HttpResponse:
                 "page": "recipient_history",
             },
         )
-    return _render_page_or_fragment(request, "recipients/history.html", "history", context, status)
+    return render_page_or_fragment(request, "recipients/history.html", "history", context, status)
 
 
 def _with_default_period(query: QueryDict, today: dt.date) -> QueryDict:
-    """The query with the default period filled in (up to today, the last DEFAULT_DAYS days
+    """The query with the default period filled in (up to today, the last DEFAULT_PERIOD_DAYS days
     when no start is chosen), so the date boxes show the period searched."""
     if query.get("requested_from") and query.get("requested_to"):
         return query
     query = query.copy()
     if not query.get("requested_from") and not query.get("requested_to"):
-        query["requested_from"] = (today - dt.timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        query["requested_from"] = (today - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)).isoformat()
     if not query.get("requested_to"):
         query["requested_to"] = today.isoformat()
     return query

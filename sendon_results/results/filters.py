@@ -363,18 +363,6 @@ def _is_empty(value: object) -> bool:
     return isinstance(value, list | QuerySet) and len(value) == 0
 
 
-def period_presets(today: dt.date) -> list[dict[str, object]]:
-    """The period filter's quick picks, in Korea time."""
-    yesterday = today - dt.timedelta(days=1)
-    return [
-        {"label": _("Today"), "start": today, "end": today},
-        {"label": _("Yesterday"), "start": yesterday, "end": yesterday},
-        {"label": _("7 days"), "start": today - dt.timedelta(days=6), "end": today},
-        {"label": _("30 days"), "start": today - dt.timedelta(days=29), "end": today},
-        {"label": _("This month"), "start": today.replace(day=1), "end": today},
-    ]
-
-
 class DeliveryFilter(PagedFilterSet):
     outcome = django_filters.MultipleChoiceFilter(
         distinct=False,

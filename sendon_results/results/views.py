@@ -27,9 +27,10 @@ from ..exports.forms import ExportRequestForm
 from ..exports.views import CONTENT_TYPES, export_notice_for
 from ..models import Delivery, Export, Organization, SendRequest
 from ..pagination import paginate
-from .filters import DeliveryFilter, SendRequestFilter, period_presets
+from .fields import period_presets
+from .filters import DeliveryFilter, SendRequestFilter
 from .progress import LIVE_STATUSES, POLL_STEPS, next_poll, with_success_rate
-from .summary import from_sends, summarize
+from .summary import from_sends_in_time, summarize
 
 # Counting stops here: the page says "1,000+" instead of paying for an exact COUNT(*).
 COUNT_LIMIT = 1_000
@@ -64,7 +65,7 @@ def bounded_count(queryset: QuerySet[SendRequest]) -> tuple[int, bool]:
     return min(count, COUNT_LIMIT), count > COUNT_LIMIT
 
 
-def _render_page_or_fragment(
+def render_page_or_fragment(
     request: HttpRequest, template: str, fragment: str, context: dict[str, object], status: int
 ) -> HttpResponse:
     """The whole page, or for htmx's swaps only the named partial of it.
@@ -128,9 +129,10 @@ def results(request: MemberRequest) -> HttpResponse:
             audit.record(request, audit.Action.SENDS_SEARCHED, detail={"recipients": masked})
     else:
         status = 400
-    return _render_page_or_fragment(request, "results/list.html", "results", context, status)
+    return render_page_or_fragment(request, "results/list.html", "results", context, status)
 
 
+@require_GET
 @organization_required
 def results_summary(request: MemberRequest) -> HttpResponse:
     """The list's summary when its filter needs the matching sends summed one by one (see
@@ -139,10 +141,11 @@ def results_summary(request: MemberRequest) -> HttpResponse:
     context: dict[str, object] = {"filter": filterset}
     status = 200
     if filterset.is_valid():
-        context["summary"] = from_sends(filterset)
+        context["summary"] = from_sends_in_time(filterset)
+        context["summary_too_long"] = context["summary"] is None
     else:
         status = 400
-    return _render_page_or_fragment(request, "results/summary.html", "summary", context, status)
+    return render_page_or_fragment(request, "results/summary.html", "summary", context, status)
 
 
 @organization_required
@@ -172,7 +175,7 @@ def result_detail(request: MemberRequest, pk: int) -> HttpResponse:
         status = 400
     detail = _viewed(filterset, revealed=bool(context["revealed"]))
     audit.record(request, audit.Action.SEND_VIEWED, obj=send, detail=detail)
-    return _render_page_or_fragment(request, "results/detail.html", "deliveries", context, status)
+    return render_page_or_fragment(request, "results/detail.html", "deliveries", context, status)
 
 
 @require_GET

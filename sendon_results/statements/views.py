@@ -149,7 +149,7 @@ def statement_verify_form(request: HttpRequest) -> HttpResponse:
 @login_not_required
 def statement_verify(request: HttpRequest, code: str) -> HttpResponse:
     """Public: the scope and figures of the statement with this code, and nothing else."""
-    if wait := _seconds_to_wait(client_address(request)):
+    if wait := seconds_to_wait(client_address(request)):
         limited = {"limited": True, "minutes": -(-wait // 60)}
         response = render(request, "statements/verify.html", limited, status=429)
         response["Retry-After"] = str(wait)
@@ -191,7 +191,7 @@ def statement_verify(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "statements/verify.html", context)
 
 
-def _seconds_to_wait(address: str) -> int:
+def seconds_to_wait(address: str) -> int:
     """Counts an attempt from `address` in the shared cache (Redis in production); 0 while
     it is within VERIFY_RATE_LIMIT for this ten-minute window, else the seconds until the
     next window (for Retry-After). Windows start on the clock's ten minutes, so the wait is
