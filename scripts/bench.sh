@@ -23,6 +23,12 @@ echo "== Results list and detail pages"
 $python manage.py bench_results --repeat 20 --depth 100
 $python manage.py bench_results --repeat 20 --depth 20 --organization 서울온약국  # 2% of the rows
 
+echo "== Dashboard, failure analysis, one number's history, a lookup of 10,000 numbers"
+$python manage.py bench_dashboard
+$python manage.py bench_failures
+$python manage.py bench_history --days 8
+$python manage.py bench_lookup --repeat 3
+
 echo "== Export of 1,000,000 rows"
 $python manage.py bench_export --rows 1000000 --format xlsx
 $python manage.py bench_export --rows 1000000 --format csv

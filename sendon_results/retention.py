@@ -38,7 +38,7 @@ from .models import (
     Statement,
 )
 from .models.sends import SendRequestQuerySet
-from .tallies import tally_removed_sends
+from .tallies import SEND_FIELDS, tally_removed
 
 logger = logging.getLogger(__name__)
 
@@ -265,8 +265,8 @@ def _delete_range(
     with transaction.atomic(), connection.cursor() as cursor:
         # Locked first, in id order as ingest locks them: a result for one of these sends
         # either comes before the tallies are read or waits, and finds it gone.
-        list(expired.select_for_update().order_by("id").values_list("id", flat=True))
-        tally_removed_sends(expired).save()
+        locked = expired.select_for_update().order_by("id").only(*SEND_FIELDS)
+        tally_removed(list(locked)).save()
         cursor.execute(
             f"DELETE FROM {Delivery._meta.db_table} WHERE send_request_id IN (SELECT id {sends})",
             params,

@@ -50,6 +50,24 @@ DELIVERY_SUMS = ("deliveries", "points_charged", "points_refunded")
 # organization's tallies, who share it, keep out its recount, which takes it alone.
 LOCK_BASE = 0x7A11_0000_0000
 
+# What counting a send reads of it (for .only(): a send's body can be long).
+SEND_FIELDS = (
+    "organization",
+    "requested_at",
+    "sender",
+    "channel",
+    "source",
+    "status",
+    "recipient_count",
+    "success_count",
+    "failure_count",
+    "sending_count",
+    "waiting_count",
+    "cancelled_count",
+    "points_charged",
+    "points_refunded",
+)
+
 Key = tuple[Any, ...]
 Sums = list[int | Decimal]
 
@@ -186,6 +204,36 @@ def _upsert(model: Any, key: Sequence[str], sums: Sequence[str], changes: dict[K
         # Only a row that lost something can have reached nothing.
         for organization_id, day in sorted({(k[0], k[1]) for k, v in rows if v[0] < 0}):
             cursor.execute(emptied, [organization_id, day])
+
+
+def tally_removed(sends: list[SendRequest]) -> TallyChanges:
+    """The differences that deleting these sends (loaded, and locked by the caller) and
+    their deliveries makes: the sends counted away as they are, their deliveries read in
+    one grouped query by send, without a join (the purge's batches)."""
+    changes = TallyChanges()
+    by_id = {send.pk: send for send in sends}
+    for send in sends:
+        changes.send(send, -1)
+    rows = (
+        Delivery.objects.filter(send_request_id__in=list(by_id))
+        .order_by()
+        .values_list("send_request_id", *DELIVERY_KEY[4:])
+        .annotate(Count("id"), Sum("points_charged"), Sum("points_refunded"))
+    )
+    for send_id, final_channel, status, code, carrier, count, charged, refunded in rows:
+        send = by_id[send_id]
+        key = (
+            send.organization_id,
+            changes._day(send),
+            send.sender_id,
+            send.channel,
+            final_channel,
+            status,
+            code,
+            carrier,
+        )
+        _add(changes.deliveries[key], (count, charged or 0, refunded or 0), -1)
+    return changes
 
 
 def tally_removed_sends(sends: QuerySet[SendRequest]) -> TallyChanges:

@@ -597,6 +597,15 @@ def test_the_code_filter_lists_sends_with_a_recipient_of_that_code(alice, bob, c
     assert 'name="code" value="E915"' in response.content.decode()  # the form keeps it
 
 
+def test_a_send_listed_by_code_opens_at_the_recipients_of_that_code(alice, coded):
+    html = alice.client.get("/results/?code=E915&outcome=failure").content.decode()
+    link = f'/results/{coded["E915"].pk}/?code=E915&amp;outcome=failure"'
+    assert link in html
+    opened = alice.client.get(f"/results/{coded['E915'].pk}/?code=E915&outcome=failure")
+    assert len(opened.context["page"].rows) == 2
+    assert f'/results/{coded["3019"].pk}/"' in alice.client.get("/results/").content.decode()
+
+
 @pytest.mark.parametrize(
     "code", ["30 19", "3019;--", "코드", "X" * 21, "30%0019", "%EC%BD%94", "'%20OR%201=1"]
 )
