@@ -16,11 +16,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The development server and a Celery worker beside it on a broker that needs no server
+# (files under var/broker/), so exports and statements run in the background as in
+# production; one Ctrl-C stops both (scripts/run_demo.py). PORT=8001 make run for another.
+PORT ?= 8000
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	@echo "Serving http://127.0.0.1:8000/ - sign in with a demo login above."
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	@echo "Serving http://127.0.0.1:$(PORT)/ - sign in with a demo login above."
+	$(BIN)/python -m scripts.run_demo --port $(PORT)
 
 # The browser tests need Chromium; screenshots need Korean fonts.
 system-packages:

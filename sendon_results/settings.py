@@ -117,6 +117,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "sendon_results.middleware.RequestLogMiddleware",
+    # Outside the rest, so it also sees what their exceptions became (errorpages.py).
+    "sendon_results.errorpages.ErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "sendon_results.middleware.PrivacyHeadersMiddleware",
@@ -135,6 +137,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "sendon_results.urls"
+# A refused form gets the console's page (in the user's language), not Django's.
+CSRF_FAILURE_VIEW = "sendon_results.views.csrf_failure"
 WSGI_APPLICATION = "sendon_results.wsgi.application"
 
 TEMPLATES = [
@@ -302,7 +306,26 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # A long export must not be handed to a second worker while the first still works on it.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": EXPORT_TIME_LIMIT + 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    "visibility_timeout": EXPORT_TIME_LIMIT + 3600
+}
+# CELERY_BROKER_URL=filesystem:// (what `make run` sets, scripts/run_demo.py): kombu's
+# filesystem transport, one file per message under CELERY_BROKER_DIR, so the embedded demo
+# runs a real worker with no broker server to install. One machine only: web and worker
+# must see the same folder.
+CELERY_BROKER_DIR = Path(os.getenv("CELERY_BROKER_DIR", str(BASE_DIR / "var" / "broker")))
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for folder in ("queue", "control"):
+        (CELERY_BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        # Publisher and worker read and write the same folder.
+        "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
+        "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
+        # Where exchange bindings are kept (the workers' broadcast queues).
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
+        # Seconds between looks at the folder: a queued job starts within this.
+        "polling_interval": 0.5,
+    }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A new pool process loads the statement fonts before it reports for work (seconds on a
 # busy machine); with Celery's default of 4 s the worker kills and replaces it, forever.

@@ -125,4 +125,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "sendon_results.views.bad_request"
+handler403 = "sendon_results.views.permission_denied"
+handler404 = "sendon_results.views.page_not_found"
 handler500 = "sendon_results.views.server_error"

@@ -88,7 +88,7 @@ def test_sign_in_and_out(db, alice):
     assert "로그인" in page.content.decode()
     response = client.post("/login/", {"username": alice.user.username, "password": "wrong"})
     assert response.status_code == 200
-    assert "올바른" in response.content.decode()  # Django's Korean "enter a correct username"
+    assert "아이디 또는 비밀번호가 맞지 않습니다." in response.content.decode()
     response = client.post("/login/", {"username": alice.user.username, "password": "password-123"})
     assert response.status_code == 302 and response.url == "/dashboard/"
     assert client.get("/results/").status_code == 200

@@ -240,7 +240,11 @@ def test_the_default_period_is_the_last_30_days(alice):
         ({"number": "010-12ab-5678"}, "010-1234-5678"),
         ({"number": "678"}, "010-1234-5678"),
         ({"number": "56789"}, "010-1234-5678"),
-        ({"number": NUMBER, "requested_from": "2026-01-01", "requested_to": "2027-06-01"}, "365"),
+        # A day to come is refused, as on every page but the results list (periods.py).
+        (
+            {"number": NUMBER, "requested_from": "2026-01-01", "requested_to": "2027-06-01"},
+            "오늘(2026-11-27) 또는 그 이전",
+        ),
         ({"number": NUMBER, "requested_from": "2025-11-01", "requested_to": "2025-11-30"}, "365"),
         (
             {"number": NUMBER, "requested_from": "2026-11-20", "requested_to": "2026-11-10"},

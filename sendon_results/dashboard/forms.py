@@ -8,13 +8,10 @@ import datetime as dt
 from typing import Any, cast
 
 from django import forms
-from django.conf import settings
-from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Channel, Organization, SenderProfile
-from ..results.fields import DEFAULT_PERIOD_DAYS, date_in_range
-from ..retention import oldest_kept_day
+from ..periods import PeriodDateField, clean_period
 from .figures import Scope
 
 
@@ -33,18 +30,8 @@ class SenderChoiceField(forms.ModelChoiceField):
 
 
 class DashboardForm(forms.Form):
-    requested_from = forms.DateField(
-        label=_("From"),
-        required=False,
-        validators=[date_in_range],
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    requested_to = forms.DateField(
-        label=_("To"),
-        required=False,
-        validators=[date_in_range],
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    requested_from = PeriodDateField(label=_("From"))
+    requested_to = PeriodDateField(label=_("To"))
     sender = SenderChoiceField(
         label=_("Sender"),
         queryset=SenderProfile.objects.none(),
@@ -64,40 +51,8 @@ class DashboardForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if self.errors:
-            return cleaned
-        start, end = cleaned.get("requested_from"), cleaned.get("requested_to")
-        end = end or self.today
-        start = start or max(
-            end - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1), oldest_kept_day(self.today)
-        )
-        oldest = oldest_kept_day(self.today)
-        if end > self.today:
-            self.add_error(
-                "requested_to",
-                _("Choose today (%(today)s) or an earlier day.")
-                % {"today": self.today.isoformat()},
-            )
-        elif start < oldest:
-            self.add_error(
-                "requested_from",
-                _("Send records are kept for %(days)s days: choose %(oldest)s or later.")
-                % {"days": settings.RETENTION_DAYS, "oldest": oldest.isoformat()},
-            )
-        elif end < start:
-            self.add_error(
-                "requested_to",
-                _("The end date is before the start date (%(start)s).")
-                % {"start": start.isoformat()},
-            )
-        cleaned["requested_from"], cleaned["requested_to"] = start, end
-        # The date boxes show the period chosen by default, as if it had been typed.
-        shown = QueryDict(mutable=True)
-        shown.update(self.data)
-        for name, day in (("requested_from", start), ("requested_to", end)):
-            if not shown.get(name):
-                shown[name] = day.isoformat()
-        self.data = shown
+        # Left out, the period is the last DEFAULT_PERIOD_DAYS days up to today.
+        clean_period(self, self.today)
         return cleaned
 
     def scope(self) -> Scope:

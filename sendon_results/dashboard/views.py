@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from ..accounts.decorators import organization_required
 from ..accounts.request import MemberRequest
-from ..results.fields import period_presets
+from ..periods import period_presets
 from .figures import collect_figures
 from .forms import DashboardForm
 from .panels import build_panels, period_text

@@ -8,12 +8,10 @@ import datetime as dt
 from typing import Any, cast
 
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Channel, Organization, SenderProfile
-from ..results.fields import DEFAULT_PERIOD_DAYS, date_in_range
-from ..retention import oldest_kept_day
+from ..periods import PeriodDateField, clean_period
 
 
 class SenderChoiceField(forms.ModelChoiceField):
@@ -33,18 +31,8 @@ class SenderChoiceField(forms.ModelChoiceField):
 
 
 class FailureFilterForm(forms.Form):
-    requested_from = forms.DateField(
-        label=_("From"),
-        required=False,
-        validators=[date_in_range],
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    requested_to = forms.DateField(
-        label=_("To"),
-        required=False,
-        validators=[date_in_range],
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    requested_from = PeriodDateField(label=_("From"))
+    requested_to = PeriodDateField(label=_("To"))
     sender = SenderChoiceField(
         label=_("Sender"),
         queryset=SenderProfile.objects.none(),
@@ -62,29 +50,7 @@ class FailureFilterForm(forms.Form):
         sender.queryset = SenderProfile.objects.filter(organization=organization)
 
     def clean(self) -> dict[str, Any]:
-        super().clean()
-        cleaned = self.cleaned_data
-        if self.errors:
-            return cleaned
-        # Either bound may be left out: the period then ends today, or starts DEFAULT_PERIOD_DAYS
-        # before its end (never before the oldest day still kept).
-        oldest = oldest_kept_day(self.today)
-        end = cleaned.get("requested_to") or self.today
-        start = cleaned.get("requested_from") or max(
-            end - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1), oldest
-        )
-        if start < oldest:
-            self.add_error(
-                "requested_from",
-                _("Send records are kept for %(days)s days: choose %(oldest)s or later.")
-                % {"days": settings.RETENTION_DAYS, "oldest": oldest.isoformat()},
-            )
-        elif end < start:
-            self.add_error(
-                "requested_to",
-                _("The end date is before the start date (%(start)s).")
-                % {"start": start.isoformat()},
-            )
-        else:
-            cleaned["requested_from"], cleaned["requested_to"] = start, end
+        cleaned = super().clean() or {}
+        # Left out, the period is the last DEFAULT_PERIOD_DAYS days up to today.
+        clean_period(self, self.today)
         return cleaned

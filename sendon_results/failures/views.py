@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from ..accounts.decorators import organization_required
 from ..accounts.request import MemberRequest
-from ..results.fields import period_presets
+from ..periods import period_presets
 from .analysis import CARRIER_COLUMNS, Scope, analyse_failures
 from .forms import FailureFilterForm
 
@@ -34,8 +34,4 @@ def failures(request: MemberRequest) -> HttpResponse:
         channel=cleaned.get("channel") or "",
     )
     context["analysis"] = analyse_failures(scope)
-    # The form shows the period analysed, also when it was left to its defaults.
-    shown = request.GET.copy()
-    shown["requested_from"], shown["requested_to"] = scope.start.isoformat(), scope.end.isoformat()
-    context["form"] = FailureFilterForm(shown, organization=request.organization, today=today)
     return render(request, "failures/page.html", context)

@@ -6,13 +6,12 @@ import datetime as dt
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
 from ..dates import day_start
 from ..exports.forms import REASON_MAX_LENGTH, REASON_MIN_LENGTH
-from ..results.fields import date_in_range
+from ..periods import PeriodDateField, check_period, kept_days, resolve_period
 from ..retention import oldest_kept_day
 from .sheets import NumberList, Refused, read_numbers, too_large_message
 
@@ -56,18 +55,8 @@ class LookupForm(forms.Form):
     period = forms.ChoiceField(
         label=_("Period"), choices=PERIODS, initial=DEFAULT_PERIOD, widget=forms.RadioSelect
     )
-    period_from = forms.DateField(
-        label=_("From"),
-        required=False,
-        validators=[date_in_range],
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    period_to = forms.DateField(
-        label=_("To"),
-        required=False,
-        validators=[date_in_range],
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    period_from = PeriodDateField(label=_("From"))
+    period_to = PeriodDateField(label=_("To"))
     reveal = forms.BooleanField(label=_("Show full numbers"), required=False)
 
     def __init__(
@@ -99,26 +88,19 @@ class LookupForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        start, end = cleaned.get("period_from"), cleaned.get("period_to")
+        if "period_from" not in cleaned or "period_to" not in cleaned:
+            return cleaned  # a date its box refused already says so
+        start, end = cleaned["period_from"], cleaned["period_to"]
         period = cleaned.get("period") or DEFAULT_PERIOD
-        oldest = oldest_kept_day(self.today)
         if period == "custom" or start or end:
-            # Dates typed win over a quick pick left as it was (no JavaScript needed).
-            start, end = start or oldest, end or self.today
+            # Dates typed win over a quick pick left as it was (no JavaScript needed); a
+            # bound left out is the window's: its oldest day, or today.
+            start, end = resolve_period(start, end, self.today, default_days=kept_days())
         else:
             start, end = period_bounds(period, self.today)
-        if start < oldest:
-            self.add_error(
-                "period_from",
-                _("Send records are kept for %(days)s days: choose %(oldest)s or later.")
-                % {"days": settings.RETENTION_DAYS, "oldest": oldest.isoformat()},
-            )
-        if end < start:
-            self.add_error(
-                "period_to",
-                _("The end date is before the start date (%(start)s).")
-                % {"start": start.isoformat()},
-            )
+        # The boxes keep what was typed: filled in, they would win over the quick pick the
+        # next time the form is sent.
+        check_period(self, start, end, self.today, names=("period_from", "period_to"))
         cleaned["first_day"], cleaned["last_day"] = start, end
         return cleaned
 

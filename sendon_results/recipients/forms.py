@@ -11,9 +11,9 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..periods import PeriodDateField, clean_period, period_problems
 from ..phones import STORED, TYPED_MAX_LENGTH, is_typed_phone, normalize_phone
-from ..results.fields import DEFAULT_PERIOD_DAYS, PagedFilterForm, date_in_range
-from ..retention import oldest_kept_day
+from ..results.fields import PagedFilterForm
 
 ENDING_LENGTH = 4  # four digits alone: the numbers ending in them
 
@@ -30,29 +30,13 @@ def number_digits(typed: str) -> str:
 
 
 def period_errors(start: dt.date, end: dt.date, today: dt.date) -> list[str]:
-    """What is wrong with a period, in words: it ends before it starts, reaches before the
-    records kept, or is longer than they are kept."""
-    errors: list[str] = []
-    if end < start:
-        errors.append(
-            str(_("The end date is before the start date (%(start)s).") % {"start": start})
-        )
-    oldest = oldest_kept_day(today)
-    if start < oldest:
-        errors.append(
-            str(
-                _("Send records are kept for %(days)s days: choose %(oldest)s or later.")
-                % {"days": settings.RETENTION_DAYS, "oldest": oldest.isoformat()}
-            )
-        )
-    if (end - start).days > settings.RETENTION_DAYS:
-        errors.append(
-            str(
-                _("A period covers at most %(days)s days, as long as records are kept.")
-                % {"days": settings.RETENTION_DAYS}
-            )
-        )
-    return errors
+    """What is wrong with a period, in words, by the rules of periods.py (a future end
+    left to the caller, who says it in its own words): it reaches before the records kept,
+    ends before it starts, or is longer than they are kept."""
+    problems = period_problems(
+        start, end, today, allow_future=True, max_days=settings.RETENTION_DAYS
+    )
+    return [*problems["start"], *problems["end"]]
 
 
 class HistoryForm(PagedFilterForm):
@@ -74,18 +58,8 @@ class HistoryForm(PagedFilterForm):
             }
         ),
     )
-    requested_from = forms.DateField(
-        label=_("From"),
-        required=False,
-        validators=[date_in_range],
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    requested_to = forms.DateField(
-        label=_("To"),
-        required=False,
-        validators=[date_in_range],
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    requested_from = PeriodDateField(label=_("From"))
+    requested_to = PeriodDateField(label=_("To"))
 
     def clean_number(self) -> str:
         typed: str = self.cleaned_data["number"].strip()
@@ -93,16 +67,9 @@ class HistoryForm(PagedFilterForm):
 
     def clean(self) -> dict[str, Any]:
         super().clean()
-        cleaned = self.cleaned_data
-        if "requested_from" not in cleaned or "requested_to" not in cleaned:
-            return cleaned  # a date the field refused already says so
-        today = timezone.localdate()
-        end = cleaned["requested_to"] or today
-        start = cleaned["requested_from"] or end - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-        cleaned["requested_from"], cleaned["requested_to"] = start, end
-        for error in period_errors(start, end, today):
-            self.add_error(None, error)
-        return cleaned
+        # Left out, the period is the last DEFAULT_PERIOD_DAYS days up to today.
+        clean_period(self, timezone.localdate())
+        return self.cleaned_data
 
     @property
     def is_ending(self) -> bool:

@@ -3,12 +3,11 @@ sends, masked unless revealed, with the confirmations issued for it."""
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponse, QueryDict
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -21,8 +20,8 @@ from ..accounts.roles import Permission, may
 from ..confirmations.forms import ConfirmationForm
 from ..confirmations.views import confirmations_of
 from ..models import Delivery
+from ..periods import period_presets
 from ..phones import format_phone
-from ..results.fields import DEFAULT_PERIOD_DAYS, period_presets
 from ..results.views import render_page_or_fragment
 from . import reveals
 from .forms import HistoryForm
@@ -32,7 +31,7 @@ from .history import deliveries_to, numbers_matched, page_of
 @organization_required
 def history(request: MemberRequest) -> HttpResponse:
     today = timezone.localdate()
-    form = HistoryForm(_with_default_period(request.GET, today))
+    form = HistoryForm(request.GET)
     context: dict[str, Any] = {"form": form, "period_presets": period_presets(today)}
     status = 200
     if not form.is_valid():
@@ -53,19 +52,6 @@ def history(request: MemberRequest) -> HttpResponse:
             },
         )
     return render_page_or_fragment(request, "recipients/history.html", "history", context, status)
-
-
-def _with_default_period(query: QueryDict, today: dt.date) -> QueryDict:
-    """The query with the default period filled in (up to today, the last DEFAULT_PERIOD_DAYS days
-    when no start is chosen), so the date boxes show the period searched."""
-    if query.get("requested_from") and query.get("requested_to"):
-        return query
-    query = query.copy()
-    if not query.get("requested_from") and not query.get("requested_to"):
-        query["requested_from"] = (today - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)).isoformat()
-    if not query.get("requested_to"):
-        query["requested_to"] = today.isoformat()
-    return query
 
 
 def _found(request: MemberRequest, form: HistoryForm, digits: str) -> dict[str, Any]:

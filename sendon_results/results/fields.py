@@ -179,18 +179,7 @@ class SenderFilter(django_filters.ModelMultipleChoiceFilter):
     # Django ModelMultipleChoiceField works, and this one keeps Django's QuerySet.
     field_class = IdChoiceField  # type: ignore[assignment]
 
-
-# The period every page opens on before one is chosen: the last 30 days, today included.
-DEFAULT_PERIOD_DAYS = 30
-
-
-def period_presets(today: dt.date) -> list[dict[str, object]]:
-    """The quick picks of every period filter, in Korea time."""
-    yesterday = today - dt.timedelta(days=1)
-    return [
-        {"label": _("Today"), "start": today, "end": today},
-        {"label": _("Yesterday"), "start": yesterday, "end": yesterday},
-        {"label": _("7 days"), "start": today - dt.timedelta(days=6), "end": today},
-        {"label": _("30 days"), "start": today - dt.timedelta(days=29), "end": today},
-        {"label": _("This month"), "start": today.replace(day=1), "end": today},
-    ]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Chips like the other filters (`?sender=1&sender=2`), not a list to Ctrl-click.
+        kwargs.setdefault("widget", forms.CheckboxSelectMultiple)
+        super().__init__(*args, **kwargs)

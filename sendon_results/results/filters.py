@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 import django_filters
 from django import forms
-from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.http import QueryDict
@@ -22,8 +21,9 @@ from django.utils.translation import gettext_lazy as _
 from ..dates import day_start
 from ..models import Channel, Delivery, Organization, SenderProfile, SendRequest, Source
 from ..models.sends import DeliveryQuerySet, SendRequestQuerySet
+from ..periods import check_period
 from ..phones import TYPED_MAX_LENGTH, format_phone, is_typed_phone, normalize_phone
-from ..retention import kept, oldest_kept_day
+from ..retention import kept
 from .fields import (
     ManyValuesField,
     ManyValuesFilter,
@@ -60,21 +60,17 @@ class ResultsFilterForm(PagedFilterForm):
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
-        start, end = cleaned.get("requested_from"), cleaned.get("requested_to")
-        oldest = oldest_kept_day(timezone.localdate())
-        for name, day in (("requested_from", start), ("requested_to", end)):
-            if self.within_window and day and day < oldest:
-                self.add_error(
-                    name,
-                    _("Send records are kept for %(days)s days: choose %(oldest)s or later.")
-                    % {"days": settings.RETENTION_DAYS, "oldest": oldest.isoformat()},
-                )
-        if start and end and end < start:
-            self.add_error(
-                "requested_to",
-                _("The end date is before the start date (%(start)s).")
-                % {"start": start.isoformat()},
-            )
+        # No default period: the list shows every send kept. A future end is allowed here
+        # only: the API and saved exports share this filter, and month-end bounds are
+        # common there (periods.py).
+        check_period(
+            self,
+            cleaned.get("requested_from"),
+            cleaned.get("requested_to"),
+            timezone.localdate(),
+            allow_future=True,
+            within_window=self.within_window,
+        )
         return cleaned
 
 

@@ -27,7 +27,7 @@ from ..exports.forms import ExportRequestForm
 from ..exports.views import CONTENT_TYPES, export_notice_for
 from ..models import Delivery, Export, Organization, SendRequest
 from ..pagination import paginate
-from .fields import period_presets
+from ..periods import period_presets
 from .filters import DeliveryFilter, SendRequestFilter
 from .progress import LIVE_STATUSES, POLL_STEPS, next_poll, with_success_rate
 from .summary import from_sends_in_time, summarize

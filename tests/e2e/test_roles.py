@@ -101,7 +101,7 @@ def test_a_viewer_an_operator_and_an_owner_each_see_what_their_role_allows(
     # The operator: browses, may reveal numbers, exports, issues a statement.
     sign_in(page, base, operator.user.username)
     expect_menu(page, "발송결과", "내보내기", "발송내역서")
-    expect(page.get_by_role("button", name="엑셀 다운로드")).to_be_visible()
+    expect(page.get_by_role("button", name="Excel 다운로드")).to_be_visible()
     shoot(page, tmp_path, "operator-results")
     open_first_send(page)
     expect(page.locator("table").filter(has_text="010-****-5678").first).to_be_visible()
@@ -124,7 +124,7 @@ def test_a_viewer_an_operator_and_an_owner_each_see_what_their_role_allows(
     # and is offered nothing else.
     sign_in(page, base, viewer.user.username)
     expect_menu(page, "발송결과", "발송내역서")
-    expect(page.get_by_role("button", name="엑셀 다운로드")).to_have_count(0)
+    expect(page.get_by_role("button", name="Excel 다운로드")).to_have_count(0)
     shoot(page, tmp_path, "viewer-results")
     open_first_send(page)
     expect(page.locator("table").filter(has_text="010-****-5678").first).to_be_visible()
