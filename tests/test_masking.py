@@ -232,7 +232,15 @@ class Secrets:
             for number, pattern in self.numbers.items()
             if number not in typed and pattern.search(text)
         ]
-        return found + [name for name in self.names if name in text]
+        return found + [name for name in self.names if _name_in(name, text)]
+
+
+def _name_in(name: str, text: str) -> bool:
+    """A Latin name as a word of its own (a page's random CSRF token or CSP nonce may hold
+    "Doe" by chance); a Korean one anywhere, as particles follow it (홍길동님)."""
+    if name.isascii():
+        return re.search(rf"(?<![A-Za-z0-9]){re.escape(name)}(?![A-Za-z0-9])", text) is not None
+    return name in text
 
 
 def typed_numbers(url: str) -> str:

@@ -7,20 +7,16 @@ requests, for the organization with most sends, and the slowest query's plan. Re
 
 from __future__ import annotations
 
-import logging
-import statistics
-import time
 from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 from django.db.models import Count
-from django.test import Client
 from django.utils import timezone
 
-from ...accounts.middleware import SESSION_KEY
-from ...models import DeliveryTally, Membership, Organization, SenderProfile, SendTally
+from ...benchmarks import chosen_organization, explain_slowest, signed_in_client, time_url
+from ...models import DeliveryTally, SenderProfile, SendTally
 
 
 class Command(BaseCommand):
@@ -31,24 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--organization", help="its name; default: the one with most sends")
 
     def handle(self, *args: Any, repeat: int, organization: str | None, **options: Any) -> None:
-        logging.getLogger("sendon_results.requests").setLevel(logging.WARNING)  # not per request
-        organizations = Organization.objects.annotate(sends=Count("send_requests"))
-        chosen = (
-            organizations.filter(name=organization)
-            if organization
-            else organizations.order_by("-sends")
-        ).first()
-        member = Membership.objects.filter(organization=chosen).first()
-        if chosen is None or member is None:
+        chosen = chosen_organization(organization)
+        client = signed_in_client(chosen) if chosen else None
+        if chosen is None or client is None:
             self.stderr.write("No organization with members: run seed_demo first.")
             return
-        # force_login writes one session row; the organization worked in is the member's
-        # first unless the session says otherwise, so say it there too.
-        client = Client(HTTP_HOST="127.0.0.1")
-        client.force_login(member.user)
-        session = client.session
-        session[SESSION_KEY] = chosen.pk
-        session.save()
 
         today = timezone.localdate()
         tallies = SendTally.objects.filter(organization=chosen)
@@ -73,43 +56,7 @@ class Command(BaseCommand):
             "a year, one sender": f"{year}&sender={sender.pk}" if sender else year,
             "a year, alimtalk": f"{year}&channel=alimtalk",
         }
-        self.measured: list[str] = []
         for label, query in periods.items():
-            self.stdout.write(
-                f"{label:<24}{self._time(client, f'/dashboard/?{query}', repeat):>20}"
-            )
-        self._explain_slowest(client)
-
-    def _time(self, client: Client, url: str, repeat: int) -> str:
-        client.get(url)  # warm
-        timings = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            response = client.get(url)
-            timings.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, (url, response.status_code)
-        timings.sort()
-        p95 = timings[max(0, round(0.95 * len(timings)) - 1)]
-        self.measured.append(url)
-        return f"{statistics.median(timings):.1f} / {p95:.1f}"
-
-    def _explain_slowest(self, client: Client) -> None:
-        """EXPLAIN (ANALYZE, BUFFERS) of the slowest database query any measured page ran."""
-        queries: list[tuple[float, str, Any, str]] = []
-
-        def timed(execute, sql, params, many, context):  # noqa: ANN001, ANN202
-            started = time.perf_counter()
-            try:
-                return execute(sql, params, many, context)
-            finally:
-                queries.append((time.perf_counter() - started, sql, params, url))
-
-        with connection.execute_wrapper(timed):
-            for url in self.measured:
-                client.get(url)
-        seconds, sql, params, url = max(queries, key=lambda query: query[0])
-        self.stdout.write(f"\nSlowest query ({seconds * 1000:.1f} ms), on {url}:")
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
-                self.stdout.write("\n".join(line for (line,) in cursor.fetchall()))
+            self.stdout.write(f"{label:<24}{time_url(client, f'/dashboard/?{query}', repeat):>20}")
+        urls = [f"/dashboard/?{query}" for query in periods.values()]
+        explain_slowest(client, urls, self.stdout.write)

@@ -10,27 +10,19 @@ EXPLAIN (ANALYZE, BUFFERS) of the page query.
 
 from __future__ import annotations
 
-import html
-import logging
-import re
-import statistics
-import time
 from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 from django.db.models import Count
-from django.test import Client
 from django.utils import timezone
 
+from ...benchmarks import LAST_LINK, NEXT_LINK, follow, plan, signed_in_client, time_url
 from ...demo import DEMO_NUMBER
-from ...models import Confirmation, Delivery, Membership, Organization
+from ...models import Confirmation, Delivery, Organization
 from ...recipients.history import deliveries_to
 from ...retention import oldest_kept_day
-
-NEXT_LINK = re.compile(r'<a href="([^"]+)" rel="next">')
-LAST_LINK = re.compile(r'<a href="([^"]+)" rel="last">')
 
 
 class Command(BaseCommand):
@@ -44,7 +36,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, repeat: int, number: str, days: int, **options: Any) -> None:
-        logging.getLogger("sendon_results.requests").setLevel(logging.WARNING)
         with transaction.atomic():
             if Confirmation._meta.db_table not in connection.introspection.table_names():
                 # A benchmark database seeded before confirmations existed: their (empty)
@@ -67,13 +58,10 @@ class Command(BaseCommand):
             self.stderr.write(f"No deliveries to {number[-4:]}: run seed_scale first.")
             return
         organization = Organization.objects.get(pk=busiest["organization"])
-        member = Membership.objects.filter(organization=organization).first()
-        if member is None:
+        client = signed_in_client(organization)
+        if client is None:
             self.stderr.write("That organization has no members.")
             return
-        client = Client(HTTP_HOST="127.0.0.1")
-        client.force_login(member.user)
-        client.post("/organizations/switch/", {"organization": organization.pk})
         today = timezone.localdate()
         start = today - timedelta(days=days - 1) if days else oldest_kept_day(today)
         period = f"requested_from={start.isoformat()}&requested_to={today.isoformat()}"
@@ -87,10 +75,10 @@ class Command(BaseCommand):
         self.stdout.write(f"{'history':<20}{'first':>16}{'page 5':>16}{'last':>16}")
         for label, typed in (("whole number", number), ("last four", number[-4:])):
             first = f"/recipients/?number={typed}&{period}"
-            deep = self._follow(client, first, NEXT_LINK, 4)
-            last = self._follow(client, first, LAST_LINK, 1)
+            deep = follow(client, first, NEXT_LINK, 4)
+            last = follow(client, first, LAST_LINK, 1)
             row = [
-                self._time(client, url, repeat) if url else "(one page)"
+                time_url(client, url, repeat) if url else "(one page)"
                 for url in (first, deep, last)
             ]
             self.stdout.write(f"{label:<20}" + "".join(f"{cell:>16}" for cell in row))
@@ -99,35 +87,8 @@ class Command(BaseCommand):
             .select_related("send_request__sender")
             .order_by("-send_request__requested_at", "-send_request_id", "-id")[:51]
         )
-        sql, params = queryset.query.sql_with_params()
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
-                self.stdout.write("\nfirst page's query:")
-                for (line,) in cursor.fetchall():
-                    self.stdout.write(f"  {line}")
-
-    def _follow(self, client: Client, url: str, link: re.Pattern[str], times: int) -> str | None:
-        for _ in range(times):
-            found = link.search(client.get(url).content.decode())
-            if not found:
-                return None
-            url = html.unescape(found.group(1))
-            if url.startswith("?"):
-                url = "/recipients/" + url
-        return url
-
-    def _time(self, client: Client, url: str, repeat: int) -> str:
-        client.get(url)  # warm
-        timings = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            response = client.get(url)
-            timings.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, (url, response.status_code)
-        return _percentiles(timings)
-
-
-def _percentiles(timings: list[float]) -> str:
-    p95 = statistics.quantiles(timings, n=20)[-1] if len(timings) > 1 else timings[0]
-    return f"{statistics.median(timings):.1f} / {p95:.1f}"
+        lines = plan(*queryset.query.sql_with_params())
+        if lines:
+            self.stdout.write("\nfirst page's query:")
+            for line in lines:
+                self.stdout.write(f"  {line}")

@@ -11,7 +11,6 @@ rolled back, so the session and the access events it writes are never kept.
 from __future__ import annotations
 
 import io
-import logging
 import random
 import re
 import statistics
@@ -22,11 +21,10 @@ import openpyxl
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
-from django.db.models import Count
-from django.test import Client
 from django.utils import timezone
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ...benchmarks import chosen_organization, signed_in_client
 from ...demo import DEMO_NUMBER
 from ...lookups.forms import PERIODS, period_bounds, period_instants
 from ...lookups.outcomes import last_outcomes
@@ -60,19 +58,9 @@ class Command(BaseCommand):
         organization: str | None,
         **options: Any,
     ) -> None:
-        logging.getLogger("sendon_results.requests").setLevel(logging.WARNING)
-        organizations = Organization.objects.annotate(sends=Count("send_requests"))
-        chosen = (
-            organizations.filter(name=organization)
-            if organization
-            else organizations.order_by("-sends")
-        ).first()
-        owner = (
-            Membership.objects.filter(organization=chosen, role=Membership.Role.OWNER)
-            .select_related("user")
-            .first()
-        )
-        if chosen is None or owner is None:
+        chosen = chosen_organization(organization)
+        has_owner = Membership.objects.filter(organization=chosen, role=Membership.Role.OWNER)
+        if chosen is None or not has_owner.exists():
             self.stderr.write("No organization with an owner: run seed_demo or seed_scale first.")
             return
         listed = self._numbers(chosen, numbers)
@@ -96,9 +84,9 @@ class Command(BaseCommand):
         for _ in range(repeat):
             try:
                 with transaction.atomic():
-                    client = Client(HTTP_HOST="127.0.0.1")
-                    client.force_login(owner.user)
-                    client.post("/organizations/switch/", {"organization": chosen.pk})
+                    # Signed in afresh each time: the session it writes is rolled back too.
+                    client = signed_in_client(chosen, role=Membership.Role.OWNER)
+                    assert client is not None
                     upload = SimpleUploadedFile("list.xlsx", content)
                     began = time.perf_counter()
                     response = client.post(
