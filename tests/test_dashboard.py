@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 import re
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -162,7 +163,8 @@ def test_every_figure_equals_a_direct_count(alice, history):
 
     page = response.content.decode()
     cards = {card["key"]: card["value"] for card in response.context["headlines"]}
-    rate = 100 * expected["success"] / (expected["success"] + expected["failure"])
+    # Rounded down to a tenth, as every page does: 100 % only when nothing failed.
+    rate = math.floor(1000 * expected["success"] / (expected["success"] + expected["failure"])) / 10
     assert cards["sends"] == f"{expected['sends']:,}"
     assert cards["messages"] == f"{expected['messages']:,}"
     assert cards["success_rate"] == f"{rate:.1f}%"

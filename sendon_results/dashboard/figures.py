@@ -23,6 +23,7 @@ from ..models import (
     SenderProfile,
     SendTally,
 )
+from ..rates import success_rate
 from ..retention import oldest_kept_day
 
 OUTCOMES = tuple(Delivery.Status.values)  # success, failure, sending, waiting, cancelled
@@ -95,7 +96,7 @@ class Totals:
     def success_rate(self) -> float | None:
         """Success over messages with a final result (sending, waiting and cancelled are
         none); None when there is none."""
-        return 100 * self.success / self.finished if self.finished else None
+        return success_rate(self.success, self.failure)
 
     @property
     def net(self) -> Decimal:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from psycopg.errors import QueryCanceled
 
 from ..models import SendTally
+from ..rates import success_rate
 from ..retention import oldest_kept_day
 from .filters import SendRequestFilter
 
@@ -48,8 +49,7 @@ class Summary:
     def success_rate(self) -> float | None:
         """Successes among the messages with a final result, in percent; None before any
         has one. Waiting and cancelled messages never went out: neither counts."""
-        final = self.success + self.failure
-        return 100 * self.success / final if final else None
+        return success_rate(self.success, self.failure)
 
     @property
     def points_net(self) -> Decimal:
