@@ -236,9 +236,9 @@ def tally_removed(sends: list[SendRequest]) -> TallyChanges:
     return changes
 
 
-def tally_removed_sends(sends: QuerySet[SendRequest]) -> TallyChanges:
-    """The differences that deleting these sends and their deliveries makes, read in two
-    grouped queries (the purge deletes with plain SQL, never loading the rows)."""
+def tally_of_sends(sends: QuerySet[SendRequest]) -> TallyChanges:
+    """What these sends and their deliveries add to the tallies, read in two grouped
+    queries (a recount: an organization's whole history, never loaded row by row)."""
     changes = TallyChanges()
     zone = timezone.get_default_timezone()
     day = TruncDate("requested_at", tzinfo=zone)
@@ -259,7 +259,7 @@ def tally_removed_sends(sends: QuerySet[SendRequest]) -> TallyChanges:
         )
     )
     for row in send_rows:
-        _add(changes.sends[tuple(row[: len(SEND_KEY)])], row[len(SEND_KEY) :], -1)
+        _add(changes.sends[tuple(row[: len(SEND_KEY)])], row[len(SEND_KEY) :], 1)
     delivery_rows = (
         Delivery.objects.filter(send_request__in=sends.values("id"))
         .order_by()
@@ -272,7 +272,7 @@ def tally_removed_sends(sends: QuerySet[SendRequest]) -> TallyChanges:
         .annotate(Count("id"), Sum("points_charged"), Sum("points_refunded"))
     )
     for row in delivery_rows:
-        _add(changes.deliveries[tuple(row[: len(DELIVERY_KEY)])], row[len(DELIVERY_KEY) :], -1)
+        _add(changes.deliveries[tuple(row[: len(DELIVERY_KEY)])], row[len(DELIVERY_KEY) :], 1)
     return changes
 
 
@@ -289,11 +289,7 @@ def rebuild_tallies(organizations: Iterable[Organization] | None = None) -> tupl
             SendTally.objects.filter(organization=organization).delete()
             DeliveryTally.objects.filter(organization=organization).delete()
             sends = SendRequest.objects.filter(organization=organization)
-            changes = tally_removed_sends(sends)
-            # Counted away from nothing, so each sum is its negative: turned around here.
-            for table in (changes.sends, changes.deliveries):
-                for sums in table.values():
-                    sums[:] = [-value for value in sums]
+            changes = tally_of_sends(sends)
             written = (written[0] + len(changes.sends), written[1] + len(changes.deliveries))
             changes.save()
     if connection.vendor == "postgresql":
