@@ -34,6 +34,7 @@ from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 
+from . import replicas
 from .models import Job, Membership, Organization
 
 logger = logging.getLogger(__name__)
@@ -240,7 +241,7 @@ def run[J: Job](model: type[J], pk: int, *, worker: str = "", build: Build[J]) -
     name = f"{model._meta.model_name} {job.pk}"
     temp = _temporary_file(job)
     try:
-        with translation.override(job.language):
+        with translation.override(job.language), replicas.caught_up_reads():
             rows = build(temp, job)
         if publish(job, rows=rows, path=temp):
             logger.info("%s: %s rows, %s bytes", name, rows, job.file.size)

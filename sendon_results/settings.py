@@ -119,6 +119,8 @@ MIDDLEWARE = [
     "sendon_results.middleware.RequestLogMiddleware",
     # Outside the rest, so it also sees what their exceptions became (errorpages.py).
     "sendon_results.errorpages.ErrorPagesMiddleware",
+    # Before anything that reads the database, so the page's reads go where it says.
+    "sendon_results.replicas.ReplicaReadsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "sendon_results.middleware.PrivacyHeadersMiddleware",
@@ -158,6 +160,24 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_from_url(os.getenv("DATABASE_URL", "sqlite:///db.sqlite3"))}
+# Hot standbys of the primary, comma-separated postgres:// URLs: pages, dashboards, exports
+# and statements read from them; writes, the API and a browser's reads right after its own
+# writes stay on the primary (replicas.py). A replica that does not answer within
+# connect_timeout is left alone for REPLICA_RETRY_SECONDS. Tests mirror them to default.
+for number, url in enumerate(envlist("DATABASE_REPLICA_URLS", ""), start=1):
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS: replicas are PostgreSQL standbys")
+    DATABASES[f"replica{number}"] = database_from_url(url) | {
+        "OPTIONS": {"connect_timeout": 2},
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["sendon_results.replicas.ReplicaRouter"]
+# Seconds a browser that wrote (posted a form) reads the primary, to see its own change.
+REPLICA_PIN_SECONDS = envint("REPLICA_PIN_SECONDS", "5")
+REPLICA_RETRY_SECONDS = envint("REPLICA_RETRY_SECONDS", "30")
+# How long a job waits for a replica to catch up with the moment it began, before it
+# reads the primary instead.
+REPLICA_CATCH_UP_SECONDS = envint("REPLICA_CATCH_UP_SECONDS", "5")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Where a password is chosen through a form (admin, changepassword, createsuperuser).

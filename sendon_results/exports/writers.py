@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.db.models import TextField as Text
 from django.db.models import Value
 from django.db.models.functions import NullIf
@@ -188,7 +188,12 @@ def copy_csv(path: Path, rows: Rows) -> int:
             [str(column.header) for column in rows.columns]
         )
     line_ends = _RecordEnds()
-    with transaction.atomic(), connection.cursor() as cursor, path.open("ab") as file:
+    database = rows.queryset.db  # a replica, where the job reads from one
+    with (
+        transaction.atomic(using=database),
+        connections[database].cursor() as cursor,
+        path.open("ab") as file,
+    ):
         # JIT-compiling the many CASE expressions would cost more than it saves; memory for
         # the join and the sort keeps them off the disk (twice as fast at a million rows);
         # one core, as parallel workers would take every core from the pages meanwhile.

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 from psycopg.errors import QueryCanceled
@@ -121,9 +121,10 @@ def from_sends_in_time(filterset: SendRequestFilter) -> Summary | None:
     """from_sends, or None when it would take longer than DEFERRED_TIMEOUT_MS."""
     if connection.vendor != "postgresql":
         return from_sends(filterset)
+    database = filterset.qs.db  # a replica, where the page reads from one
     try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
+        with transaction.atomic(using=database):
+            with connections[database].cursor() as cursor:
                 cursor.execute("SET LOCAL statement_timeout = %s", [DEFERRED_TIMEOUT_MS])
             return from_sends(filterset)
     except OperationalError as problem:

@@ -1,0 +1,224 @@
+"""Reads from hot standbys of the primary (DATABASE_REPLICA_URLS), writes to the primary.
+
+Who reads where:
+- A page (GET or HEAD, not the API) reads from a replica, unless the same browser wrote
+  something moments ago (a form it posted: REPLICA_PIN_SECONDS on the primary after it,
+  so it sees its own change) — `ReplicaReadsMiddleware`.
+- Exports, statements and confirmations read from a replica that has replayed the
+  primary's log up to the moment the worker took the job (later than the moment it was
+  asked for), waiting up to REPLICA_CATCH_UP_SECONDS for one; otherwise from the primary —
+  `caught_up_reads`.
+- Everything else reads from the primary: the API (the platform reads what it just
+  wrote), writes and every read inside a transaction on the primary (a SELECT … FOR UPDATE
+  cannot run on a standby, and a check-then-write must see the primary), sessions and
+  users (who is signed in is never a moment old), beat's jobs and commands.
+
+A replica that does not answer is left alone for REPLICA_RETRY_SECONDS by this process,
+and the page that found it so is made again from the primary. With no replica configured
+every read goes to the primary and nothing here costs a query.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
+
+REPLICA_PREFIX = "replica"
+# The browser's own "read the primary until" moment (Unix time) after it wrote. Not a
+# secret: forging it only sends one's own pages to the primary.
+PIN_COOKIE = "primary_until"
+# Apps whose tables are always read from the primary.
+PRIMARY_APPS = frozenset({"auth", "sessions", "contenttypes"})
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+_reading: contextvars.ContextVar[str | None] = contextvars.ContextVar("replica", default=None)
+# Replicas this process found not answering, and when to try them again.
+_down_until: dict[str, float] = {}
+
+
+def aliases() -> list[str]:
+    """The configured replicas' database aliases."""
+    return [alias for alias in connections.settings if alias.startswith(REPLICA_PREFIX)]
+
+
+def healthy() -> list[str]:
+    now = time.monotonic()
+    return [alias for alias in aliases() if _down_until.get(alias, 0.0) <= now]
+
+
+def mark_down(alias: str) -> None:
+    _down_until[alias] = time.monotonic() + settings.REPLICA_RETRY_SECONDS
+    try:
+        connections[alias].close()
+    except DatabaseError:
+        pass  # already broken; closed all the same
+    logger.warning("replica %s does not answer; reading from the primary", alias)
+
+
+def answering(alias: str, *, again: bool = False) -> bool:
+    """Whether the replica answers (Django's health check of a kept connection: one round
+    trip per request, or a new connection); `again` checks even if this request did already.
+    Marks it down when it does not answer."""
+    connection = connections[alias]
+    try:
+        if again and connection.connection is not None and not connection.is_usable():
+            connection.close()
+        connection.close_if_health_check_failed()
+        connection.ensure_connection()
+    except DatabaseError:
+        mark_down(alias)
+        return False
+    return True
+
+
+def reading() -> str | None:
+    """The replica this context reads from, or None for the primary."""
+    return _reading.get()
+
+
+@contextmanager
+def reads_from(alias: str | None) -> Iterator[None]:
+    """Reads in this block go to `alias` (None: the primary)."""
+    token = _reading.set(alias)
+    try:
+        yield
+    finally:
+        _reading.reset(token)
+
+
+def pick() -> str | None:
+    """An answering replica, or None."""
+    candidates = healthy()
+    random.shuffle(candidates)
+    for alias in candidates:
+        if answering(alias):
+            return alias
+    return None
+
+
+def caught_up(alias: str, position: str) -> bool:
+    """Whether the replica has replayed the primary's log up to `position` (an LSN)."""
+    try:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [position])
+            row = cursor.fetchone()
+    except DatabaseError:
+        mark_down(alias)
+        return False
+    return bool(row and row[0])
+
+
+def primary_position() -> str:
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        return str(cursor.fetchone()[0])
+
+
+def caught_up_replica(timeout: float | None = None) -> str | None:
+    """A replica that has replayed everything the primary had written by now, waiting up to
+    `timeout` seconds (REPLICA_CATCH_UP_SECONDS) for one; None when none has."""
+    if not healthy():
+        return None
+    position = primary_position()
+    deadline = time.monotonic() + (
+        settings.REPLICA_CATCH_UP_SECONDS if timeout is None else timeout
+    )
+    while True:
+        for alias in healthy():
+            if caught_up(alias, position):
+                return alias
+        if time.monotonic() >= deadline:
+            logger.info("no replica caught up within its wait; reading from the primary")
+            return None
+        time.sleep(0.05)
+
+
+@contextmanager
+def caught_up_reads() -> Iterator[None]:
+    """A job's reads: from a replica that has seen everything written before the job
+    began (so also the moment it was asked for), else from the primary."""
+    with reads_from(caught_up_replica()):
+        yield
+
+
+class ReplicaRouter:
+    """Writes and migrations on the primary; reads where the context says (see above)."""
+
+    def db_for_read(self, model: type[Any], **hints: Any) -> str | None:
+        alias = _reading.get()
+        if alias is None or model._meta.app_label in PRIMARY_APPS:
+            return None
+        if connections[DEFAULT_DB_ALIAS].in_atomic_block:
+            return None
+        return alias
+
+    def db_for_write(self, model: type[Any], **hints: Any) -> str:
+        return DEFAULT_DB_ALIAS
+
+    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:
+        return True  # the same rows on every copy
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
+        return db == DEFAULT_DB_ALIAS
+
+
+class ReplicaReadsMiddleware:
+    """Pages read from a replica (see the module's rules); a browser that wrote reads the
+    primary for REPLICA_PIN_SECONDS after."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not aliases():
+            return self.get_response(request)
+        alias = self.replica_for(request)
+        with reads_from(alias):
+            response = self.get_response(request)
+        if alias is not None and response.status_code >= 500 and not answering(alias, again=True):
+            # The replica stopped answering during the page (Django has already turned the
+            # error into a 500): the page is made again from the primary. Only pages that
+            # read are sent to a replica, so making one twice changes nothing.
+            response = self.get_response(request)
+        if request.method in UNSAFE_METHODS and not _is_api(request):
+            pin = time.time() + settings.REPLICA_PIN_SECONDS
+            response.set_cookie(
+                PIN_COOKIE,
+                f"{pin:.0f}",
+                max_age=settings.REPLICA_PIN_SECONDS,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+        return response
+
+    def replica_for(self, request: HttpRequest) -> str | None:
+        if request.method not in ("GET", "HEAD") or _is_api(request):
+            return None
+        if _pinned(request):
+            return None
+        return pick()
+
+
+def _is_api(request: HttpRequest) -> bool:
+    from .views import API_PREFIX
+
+    return request.path.startswith(API_PREFIX)
+
+
+def _pinned(request: HttpRequest) -> bool:
+    try:
+        return float(request.COOKIES.get(PIN_COOKIE, "0")) > time.time()
+    except ValueError:
+        return False
