@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast system-packages bench bench-export loadtest lint
+.PHONY: install run test test-fast system-packages bench bench-export loadtest lint screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
@@ -48,6 +48,13 @@ test: install system-packages
 SLOW_MARKERS := browser or libreoffice or subprocess or worker or faults
 test-fast: install
 	$(BIN)/python -m pytest -n auto -m "not ($(SLOW_MARKERS))" $(PYTEST_ARGS)
+
+# The gallery of docs/screenshots/: every page of tests/e2e/pages.py at a desktop's and a
+# phone's width, taken by the accessibility test (which writes into its own temporary
+# folder otherwise).
+screenshots: install system-packages
+	mkdir -p docs/screenshots
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -p no:randomly tests/e2e/test_accessibility.py -k test_every_page_meets_wcag_aa $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.forms.boundfield import BoundField
 from django.utils.translation import gettext_lazy as _
 
+from .dates import DayField
 from .results.fields import date_in_range
 from .retention import oldest_kept_day
 
@@ -181,14 +182,13 @@ class ShownDateBoundField(BoundField):
         return value
 
 
-class PeriodDateField(forms.DateField):
-    """One bound of a period: an optional date box between EARLIEST_DATE and LATEST_DATE,
-    which shows the default it was given when left empty."""
+class PeriodDateField(DayField):
+    """One bound of a period: an optional day box (yyyy-mm-dd) between EARLIEST_DATE and
+    LATEST_DATE, which shows the default it was given when left empty."""
 
     bound_field_class = ShownDateBoundField
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("validators", [date_in_range])
-        kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}))
         super().__init__(**kwargs)

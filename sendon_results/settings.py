@@ -207,6 +207,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "ko"
 LANGUAGES = [("ko", _("Korean")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "sendon_results" / "locale"]
+# Korean dates as 2026-12-06 and 2026-12-06 14:05 (sendon_results/formats/ko/formats.py).
+FORMAT_MODULE_PATH = ["sendon_results.formats"]
 TIME_ZONE = os.getenv("TIME_ZONE", "Asia/Seoul")
 USE_I18N = True
 USE_TZ = True

@@ -36,7 +36,7 @@ def test_an_operator_browses_but_keys_are_an_owners(alice, member):
     assert "/settings/api-keys/" in alice.client.get("/results/").content.decode()
     response = member.get("/settings/api-keys/")
     assert response.status_code == 403
-    assert "API 키를 관리할 수 있는 역할: 소유자." in response.content.decode()
+    assert "API 키 관리 권한이 있는 역할: 소유자." in response.content.decode()
     assert member.post("/settings/api-keys/", {"name": "몰래"}).status_code == 403
     assert not ApiKey.objects.exists()
     alice.client.post("/settings/api-keys/", {"name": "발송 서버"})
@@ -57,7 +57,7 @@ def test_a_viewer_browses_and_downloads_statements_but_exports_nothing(alice):
     assert "/exports/new/" not in page and 'href="/exports/"' not in page
     response = viewer.post("/exports/new/", {"kind": "sends", "file_format": "csv"})
     assert response.status_code == 403
-    assert "발송결과를 내보내기할 수 있는 역할: 운영자, 소유자." in response.content.decode()
+    assert "발송결과 내보내기 권한이 있는 역할: 운영자, 소유자." in response.content.decode()
     assert viewer.get("/exports/").status_code == 403
     assert viewer.get("/statements/").status_code == 200
     issue = {"period_from": "2026-10-01", "period_to": "2026-10-31"}

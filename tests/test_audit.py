@@ -16,7 +16,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from sendon_results import masking, retention
 from sendon_results.accounts import invitations
@@ -190,7 +190,7 @@ def test_an_export_asked_for_and_downloaded(alice, owner, django_capture_on_comm
         "numbers": "masked",
     }
     assert describe(asked) == (
-        "번호: 가림 · 필터: 처리상태=completed; 메시지 내용=홍*동; 수신번호=010-****-5678"
+        "번호: 가림 · 필터: 처리상태=처리완료; 메시지 내용=홍*동; 수신번호=010-****-5678"
         " · 형식: 수신자별 (한 줄에 한 수신자) · 파일 형식: CSV (UTF-8)"
     )
     with CaptureQueriesContext(connection) as captured:
@@ -561,3 +561,114 @@ def test_signing_in_through_the_admin_is_recorded_too(db):
     client.post("/admin/login/", {"username": staff.username, "password": "password-123"})
     assert only(Action.SIGNED_IN).user == staff
     assert only(Action.SIGNED_IN).address == HERE
+
+
+# The record in words: every kind of event's detail -------------------------------------------
+
+
+def test_a_recipient_history_search_and_reveal_read_in_korean(alice, owner, settings):
+    settings.REVEAL_MINUTES = 10
+    make_send(alice.organization, sender=alice.phone, recipients=["01012345678"])
+    owner.get("/recipients/?number=010-1234-5678&requested_from=20261101&requested_to=2026.11.27")
+    searched = only(Action.SENDS_SEARCHED)
+    assert describe(searched) == (
+        "번호: 가림 · 수신번호: 010-****-5678 · 기간: 2026-11-01 ~ 2026-11-27"
+        " · 페이지: 수신번호 이력"
+    )
+    owner.post("/recipients/reveal/?number=01012345678")
+    revealed = describe(only(Action.NUMBERS_REVEALED))
+    assert revealed == (
+        "수신번호: 010-****-5678 · 표시 기한: 2026-11-27 14:10 · 표시 시간: 10분"
+        " · 페이지: 수신번호 이력"
+    )
+    page = owner.get("/audit/").content.decode()
+    assert "recipient_history" not in page and "page:" not in page
+    assert "2026-11-01 ~ 2026-11-27" in page
+
+
+def test_an_english_page_reads_the_detail_in_english(alice):
+    event = AccessEvent(
+        detail={
+            "recipients": ["010-****-5678"],
+            "period": ["2026-11-07", "2026-12-06"],
+            "minutes": 1,
+            "page": "recipient_history",
+        }
+    )
+    with translation.override("en"):
+        assert describe(event) == (
+            "Recipient number: 010-****-5678 · Period: 2026-11-07 ~ 2026-12-06"
+            " · Shown for: 1 minute · Page: Recipient history"
+        )
+
+
+@pytest.mark.parametrize(
+    ("detail", "words"),
+    [
+        (
+            {
+                "number": "202610-0001",
+                "period": ["2026-10-01", "2026-10-31"],
+                "sender": "",
+                "channel": "",
+                "appendix": False,
+            },
+            "내역서 번호: 202610-0001 · 기간: 2026-10-01 ~ 2026-10-31 · 발신정보: 모든 발신정보"
+            " · 채널: 모든 채널 · 발송 목록 포함: 아니요",
+        ),
+        (
+            {"sender": "고객센터 (02-1234-5678)", "channel": "alimtalk", "appendix": True},
+            "발신정보: 고객센터 (02-1234-5678) · 채널: 알림톡 · 발송 목록 포함: 예",
+        ),
+        (
+            {
+                "kind": "deliveries",
+                "filters": {"outcome": ["failure"], "final_channel": ["sms"]},
+                "format": "xlsx",
+                "numbers": "masked",
+                "rows": 3,
+            },
+            "번호: 가림 · 필터: 발송 현황=실패; 최종 채널=SMS · 형식: 수신자별 (한 줄에 한 수신자)"
+            " · 파일 형식: Excel (.xlsx) · 행 수: 3",
+        ),
+        (
+            {
+                "filters": {
+                    "action": ["sign_in_failed", "send_viewed"],
+                    "person": ["7 jiwoo"],
+                    "date_from": ["2026-11-01"],
+                },
+                "rows": 2,
+            },
+            "필터: 사람=jiwoo; 작업=로그인 실패, 발송 상세 조회; 시작일=2026-11-01 · 행 수: 2",
+        ),
+        ({"split": "channel"}, "시트: 채널별 시트"),
+        ({"throttled": True}, "로그인 시도 제한으로 거부: 예"),
+    ],
+    ids=["statement-all", "statement-one", "failed-export", "record-export", "split", "throttle"],
+)
+def test_each_detail_reads_in_korean(db, detail, words):
+    assert describe(AccessEvent(detail=detail)) == words
+
+
+# The record's period boxes ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["20261124", "2026.11.24", "2026. 11. 24.", "2026/11/24"])
+def test_the_records_period_is_typed_as_yyyy_mm_dd_or_without_dashes(alice, owner, typed):
+    send = make_send(alice.organization, sender=alice.phone)
+    with time_machine.travel(NOW - dt.timedelta(days=3), tick=False):
+        owner.get(f"/results/{send.pk}/")
+    owner.get(f"/results/{send.pk}/")  # today: not in the period
+    response = owner.get(f"/audit/?date_from={typed}&date_to={typed}")
+    assert response.status_code == 200
+    assert [e.at.date() for e, _o, _d in response.context["events"]] == [dt.date(2026, 11, 24)]
+    assert 'value="2026-11-24"' in response.content.decode()  # shown the way to type it
+
+
+def test_the_records_period_boxes_are_text_boxes_and_a_wrong_day_says_how_to_type_it(owner):
+    page = owner.get("/audit/").content.decode()
+    assert 'type="date"' not in page and page.count('placeholder="yyyy-mm-dd"') == 2
+    response = owner.get("/audit/?date_from=2026-11-31")
+    assert response.status_code == 400
+    assert "올바른 날짜를 입력하세요(yyyy-mm-dd, 예: 2026-12-06)." in response.content.decode()

@@ -96,7 +96,8 @@ def test_sends_layout_reads_back_with_types_and_korean(
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:R6"
     assert round(sheet.column_dimensions["G"].width) == 61  # 60 characters, and padding
     assert sheet["A2"].is_date
-    assert export.file_name == "발송결과_2026-11-16_2026-11-20.xlsx"
+    # Named by the period asked for (to today, left open), not by the rows' first and last day.
+    assert export.file_name == f"발송결과_2026-11-01_{timezone.localdate().isoformat()}.xlsx"
 
 
 def test_deliveries_layout_keeps_to_the_outcome_filter(
@@ -672,3 +673,81 @@ def test_the_exports_page_query_count_does_not_grow_with_rows(
 def test_the_exports_page_says_how_long_files_are_kept(alice, settings):
     settings.EXPORT_EXPIRY_DAYS = 3
     assert "파일은 3일 동안 보관됩니다" in alice.client.get("/exports/").content.decode()
+
+
+# File names: the period asked for, as every page writes a day
+
+
+def test_the_file_is_named_by_the_period_asked_for_not_by_its_rows(
+    alice, history, django_capture_on_commit_callbacks
+):
+    # The rows fall on 2026-11-16 to 2026-11-20; the name is the month asked for.
+    export = ask(
+        alice,
+        "requested_from=2026-11-01&requested_to=2026-11-30",
+        capture=django_capture_on_commit_callbacks,
+    )
+    workbook(export)
+    assert export.file_name == "발송결과_2026-11-01_2026-11-30.xlsx"
+    # Typed another way, and with nothing in it: still the period asked for.
+    empty = ask(
+        alice,
+        "requested_from=2026.11.21&requested_to=20261130&channel=mms",
+        kind="deliveries",
+        file_format="csv",
+        capture=django_capture_on_commit_callbacks,
+    )
+    empty.refresh_from_db()
+    assert empty.row_count == 0
+    assert empty.file_name == "수신자별_발송결과_2026-11-21_2026-11-30.csv"
+    response = alice.client.get(f"/exports/{export.pk}/download/")
+    assert (
+        "%EB%B0%9C%EC%86%A1%EA%B2%B0%EA%B3%BC_2026-11-01_2026-11-30.xlsx"
+        in (response["Content-Disposition"])
+    )
+
+
+def test_without_a_period_the_file_is_named_by_the_lists_own(
+    alice, history, settings, django_capture_on_commit_callbacks
+):
+    export = ask(alice, "channel=sms", capture=django_capture_on_commit_callbacks)
+    workbook(export)
+    today = timezone.localdate()
+    oldest = today - dt.timedelta(days=settings.RETENTION_DAYS)  # every send kept
+    assert export.file_name == f"발송결과_{oldest.isoformat()}_{today.isoformat()}.xlsx"
+
+
+def test_requested_period_fills_what_is_left_out():
+    today = dt.date(2026, 12, 6)
+    assert build.requested_period({"requested_to": ["2026-11-30"]}, today) == (
+        dt.date(2025, 12, 6),
+        dt.date(2026, 11, 30),
+    )
+    assert build.requested_period({"requested_from": ["20261101"]}, today) == (
+        dt.date(2026, 11, 1),
+        today,
+    )
+    # A month-end bound to come (the list allows it) stays the period asked for.
+    assert build.requested_period(
+        {"requested_from": ["2026-12-01"], "requested_to": ["2026-12-31"]}, today
+    ) == (dt.date(2026, 12, 1), dt.date(2026, 12, 31))
+
+
+def test_the_failed_numbers_file_is_named_by_the_sends_day(alice):
+    at = dt.datetime(2026, 11, 20, 23, 30, tzinfo=KST)  # 14:30 UTC: the day is Korea's
+    send = make_send(alice.organization, sender=alice.phone, requested_at=at, outcomes=["failure"])
+    response = alice.client.post(f"/results/{send.pk}/failed/")
+    assert response.status_code == 200
+    name = f"%EC%8B%A4%ED%8C%A8_%EB%B2%88%ED%98%B8_{send.pk}_2026-11-20.xlsx"  # 실패_번호
+    assert name in response["Content-Disposition"]
+
+
+def test_the_lookup_workbook_is_named_by_the_period_looked_up(alice):
+    from tests.test_lookups import _download_token, upload, xlsx
+
+    _, page = upload(alice.client, xlsx([["01011112222"]]), period="7")
+    response = alice.client.post("/recipients/lookup/download/", {"lookup": _download_token(page)})
+    today = timezone.localdate()
+    first = today - dt.timedelta(days=6)
+    name = f"%EB%B2%88%ED%98%B8%EC%9D%BC%EA%B4%84%EC%A1%B0%ED%9A%8C_{first}_{today}.xlsx"
+    assert name in response["Content-Disposition"]

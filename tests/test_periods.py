@@ -136,6 +136,21 @@ def test_the_date_boxes_show_the_period_resolved():
     assert not typo.is_valid() and typo.period is None and "requested_to" not in typo.errors
 
 
+def test_the_date_boxes_take_a_period_typed_as_yyyy_mm_dd_or_close_to_it():
+    form = _PeriodForm({"requested_from": "2026. 11. 01.", "requested_to": "20261120"})
+    assert form.is_valid()
+    assert form.period == (day("2026-11-01"), day("2026-11-20"))
+    for name, shown in (("requested_from", "2026-11-01"), ("requested_to", "2026-11-20")):
+        box = str(form[name])
+        assert f'value="{shown}"' in box and 'type="text"' in box
+        assert 'placeholder="yyyy-mm-dd"' in box and 'inputmode="numeric"' in box
+    american = _PeriodForm({"requested_from": "11/01/2026"})
+    assert not american.is_valid()
+    assert american.errors["requested_from"] == [
+        "올바른 날짜를 입력하세요(yyyy-mm-dd, 예: 2026-12-06)."
+    ]
+
+
 # The pages
 
 

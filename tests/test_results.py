@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from sendon_results.api.keys import create_key
-from sendon_results.models import AccessEvent, Delivery, Membership, SendRequest
+from sendon_results.models import AccessEvent, Delivery, Export, Membership, SendRequest
+from sendon_results.retention import soon_deleted_until
 from tests.factories import MembershipFactory, SendRequestFactory, make_send
 
 KST = ZoneInfo("Asia/Seoul")
@@ -326,6 +327,7 @@ def test_count_is_bounded(alice, settings, monkeypatch):
         ("outcome=maybe", "올바르게 선택해 주세요"),
         ("channel=fax", "올바르게 선택해 주세요"),
         ("requested_from=2026-13-45", "올바른 날짜를 입력하세요"),
+        ("requested_from=11/01/2026", "올바른 날짜를 입력하세요(yyyy-mm-dd, 예: 2026-12-06)"),
         (
             "requested_from=2026-11-20&requested_to=2026-11-01",
             "끝 날짜가 시작 날짜(2026-11-20)보다 앞섭니다",
@@ -937,3 +939,95 @@ def test_failed_numbers_by_role_and_organization(alice, bob):
         "실패 번호 내보내기" not in alice.client.get(f"/results/{none_failed.pk}/").content.decode()
     )
     assert AccessEvent.objects.filter(action="export_downloaded").count() == 1
+
+
+# Dates as a Korean operator reads and types them
+
+
+def test_a_typed_period_shows_and_filters_as_yyyy_mm_dd(alice):
+    at = dt.datetime(2026, 11, 20, 14, 5, tzinfo=KST)
+    make_send(alice.organization, sender=alice.phone, requested_at=at, external_id="in")
+    make_send(alice.organization, sender=alice.phone, requested_at=at - dt.timedelta(days=30))
+    # As the Korean date box writes a day, and as a number pad types one.
+    response = alice.client.get("/results/?requested_from=2026. 11. 01.&requested_to=20261130")
+    assert response.status_code == 200
+    assert [send.external_id for send in response.context["page"].rows] == ["in"]
+    html = response.content.decode()
+    assert 'type="date"' not in html  # Chromium would show "연도. 월. 일."
+    assert 'name="requested_from" value="2026-11-01"' in html
+    assert 'name="requested_to" value="2026-11-30"' in html
+    assert html.count('placeholder="yyyy-mm-dd"') == 2
+    assert "시작일: <strong>2026-11-01</strong>" in html
+    assert "2026-11-20 14:05" in html
+
+
+# A number typed in part
+
+
+def test_a_partial_number_gets_a_hint_and_the_history_by_its_last_four_digits(alice):
+    make_send(alice.organization, sender=alice.phone, recipients=["01012345678"])
+    html = alice.client.get("/results/?recipient=010-1234&requested_from=2026-11-01").content
+    html = html.decode()
+    assert "“010-1234”은(는) 번호 전체가 아닙니다" in html
+    assert "끝 4자리(5678)로 찾을 수 있습니다" in html
+    link = "/recipients/?number=1234&amp;requested_from=2026-11-01"
+    assert f'<a href="{link}">수신번호 이력에서 끝자리가 1234인 번호 찾기</a>' in html
+    history = alice.client.get("/recipients/?number=1234&requested_from=2026-11-01")
+    assert history.status_code == 200
+    # Too short for last four digits: what is accepted, and no link.
+    short = alice.client.get("/results/?recipient=010").content.decode()
+    assert "“010”은(는) 번호 전체가 아닙니다" in short and "끝자리가" not in short
+    for whole in ("010-1234-5678", "5678"):  # a whole number, last four digits: no hint
+        response = alice.client.get(f"/results/?recipient={whole}")
+        assert len(response.context["page"].rows) == 1
+        assert "번호 전체가 아닙니다" not in response.content.decode()
+
+
+# The banner of sends about to be deleted
+
+
+@pytest.fixture
+def expiring(alice, settings):
+    """A send the purge deletes within days, and a recent one."""
+    old = timezone.now() - dt.timedelta(days=settings.RETENTION_DAYS - 2)
+    make_send(alice.organization, sender=alice.phone, requested_at=old, external_id="old")
+    make_send(alice.organization, sender=alice.phone, channel="lms", external_id="new")
+
+
+def test_the_expiring_banner_export_returns_to_the_list_as_it_was(alice, expiring):
+    page = alice.client.get("/results/?channel=lms&order=oldest").content.decode()
+    assert "일 안에 삭제될 발송" in page
+    banner = page[page.index('class="notice warning"') :]
+    query = re.search(r'name="query" value="([^"]*)"', banner).group(1)
+    back = re.search(r'name="back" value="([^"]*)"', banner).group(1)
+    assert query.startswith("requested_to=") and back == "channel=lms&amp;order=oldest"
+    data = {"query": query, "back": "channel=lms&order=oldest", "kind": "deliveries"}
+    response = alice.client.post("/exports/new/", {**data, "file_format": "xlsx"})
+    assert response.status_code == 302
+    assert response.url == "/results/?channel=lms&order=oldest"  # not the sends exported
+    export = Export.objects.get()
+    assert list(export.filters) == ["requested_to"]  # the export is of the expiring sends
+    # From the unfiltered list: back to the unfiltered list.
+    Export.objects.all().delete()
+    response = alice.client.post("/exports/new/", {**data, "back": "", "file_format": "csv"})
+    assert response.url == "/results/"
+
+
+def test_the_expiring_banner_export_through_htmx_leaves_the_page(alice, expiring):
+    until = soon_deleted_until(timezone.localdate()).isoformat()
+    response = alice.client.post(
+        "/exports/new/",
+        {"query": f"requested_to={until}", "back": "", "kind": "deliveries", "file_format": "xlsx"},
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/results/?channel=lms"},
+    )
+    assert response.status_code == 200  # the banner's place takes the export's notice
+    html = response.content.decode()
+    assert 'id="export-notice"' in html and "내보낼 파일을 만들고 있습니다" in html
+    assert Export.objects.count() == 1
+    # Refused through htmx: the list as the address bar has it now, with the message.
+    refused = alice.client.post(
+        "/exports/new/",
+        {"query": "status=bogus", "back": "", "kind": "sends", "file_format": "xlsx"},
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/results/?channel=lms"},
+    )
+    assert refused["HX-Redirect"] == "/results/?channel=lms"

@@ -507,7 +507,7 @@ def test_who_gets_what(db, key, index, client_name):
         assert response.status_code == expected, (response.status_code, location)
     if response.status_code == 403 and client_name in ("viewer", "operator"):
         # A forbidden action says which roles may do it.
-        assert "할 수 있는 역할" in response.content.decode()
+        assert "권한이 있는 역할" in response.content.decode()
 
 
 # Menus and pages show what the role may do.

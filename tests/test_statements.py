@@ -723,3 +723,51 @@ def test_a_dead_workers_statements_are_queued_again_and_stuck_ones_fail(alice, o
     assert tasks.fail_stuck_jobs.delay().get() == 1
     stuck.refresh_from_db()
     assert stuck.state == Statement.State.FAILED and stuck.error
+
+
+@pytest.mark.parametrize(
+    ("period_from", "period_to"),
+    [("20261001", "20261031"), ("2026.10.01", "2026. 10. 31."), ("2026/10/1", "2026-10-31")],
+)
+def test_the_period_is_typed_as_yyyy_mm_dd_or_without_dashes(
+    alice, october, period_from, period_to, django_capture_on_commit_callbacks
+):
+    statement = issue(
+        alice,
+        django_capture_on_commit_callbacks,
+        period_from=period_from,
+        period_to=period_to,
+    )
+    assert (statement.period_from, statement.period_to) == (
+        dt.date(2026, 10, 1),
+        dt.date(2026, 10, 31),
+    )
+
+
+def test_the_period_boxes_are_text_boxes_that_say_how_to_type_a_day(alice):
+    html = alice.client.get("/statements/").content.decode()
+    assert 'type="date"' not in html
+    assert html.count('placeholder="yyyy-mm-dd"') == 2
+    response = alice.client.post(
+        "/statements/", {"period_from": "2026-1101", "period_to": "2026.11.31"}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert page.count("올바른 날짜를 입력하세요(yyyy-mm-dd, 예: 2026-12-06).") == 2
+    assert 'value="2026-1101"' in page  # a wrong day stays in its box, to correct
+    assert not Statement.objects.exists()
+
+
+def test_a_confirmations_period_is_read_as_the_history_pages_boxes_read_it(db):
+    from sendon_results.confirmations.forms import ConfirmationForm
+
+    typed = {"number": "010-1234-5678", "period_from": "20261101", "period_to": "2026.11.27"}
+    form = ConfirmationForm(typed)
+    assert form.is_valid(), form.errors
+    assert (form.cleaned_data["period_from"], form.cleaned_data["period_to"]) == (
+        dt.date(2026, 11, 1),
+        dt.date(2026, 11, 27),
+    )
+    wrong = ConfirmationForm({**typed, "period_to": "2026-11-31"})
+    assert not wrong.is_valid()
+    assert wrong.errors["period_to"] == ["올바른 날짜를 입력하세요(yyyy-mm-dd, 예: 2026-12-06)."]

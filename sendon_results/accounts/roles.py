@@ -35,7 +35,9 @@ ALLOWED: dict[str, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(OPERATOR),
     Role.OWNER: frozenset(Permission),
 }
-# What the forbidden page says the user tried to do.
+# What the forbidden page says the user tried to do, and the members page lists for each
+# role. Translated as noun phrases (발송결과 내보내기): the page reads
+# "발송결과 내보내기 권한이 있는 역할", and a verb form would not fit before 권한.
 ACTIONS: dict[Permission, Promise] = {
     Permission.BROWSE: _("browse the send results"),
     Permission.REVEAL: _("see full phone numbers and names"),

@@ -18,6 +18,7 @@ from ..accounts.people import person_name
 from ..dates import day_start
 from ..models import AccessEvent, Organization
 from ..results.fields import IdChoiceField, PagedFilterForm, PagedFilterSet, date_in_range
+from ..results.filters import DayFilter
 
 
 class PersonChoiceField(IdChoiceField):
@@ -63,18 +64,8 @@ class AccessEventFilter(PagedFilterSet):
         choices=AccessEvent.Action.choices,
         widget=forms.CheckboxSelectMultiple,
     )
-    date_from = django_filters.DateFilter(
-        label=_("From"),
-        method="filter_date_from",
-        validators=[date_in_range],
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    date_to = django_filters.DateFilter(
-        label=_("To"),
-        method="filter_date_to",
-        validators=[date_in_range],
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    date_from = DayFilter(label=_("From"), method="filter_date_from", validators=[date_in_range])
+    date_to = DayFilter(label=_("To"), method="filter_date_to", validators=[date_in_range])
 
     class Meta:
         model = AccessEvent

@@ -17,20 +17,26 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from ..accounts.decorators import permission_required
 from ..accounts.request import MemberRequest
 from ..accounts.roles import Permission
 from ..dates import wall_clock
 from ..exports.columns import safe_text
-from ..models import AccessEvent, Export, Membership
+from ..models import AccessEvent, Channel, Export, Membership
 from ..pagination import paginate
-from ..results.filters import SendRequestFilter
+from ..results.filters import DeliveryFilter, SendRequestFilter
 from ..results.views import render_page_or_fragment
 from .events import Action, record
 from .filters import AccessEventFilter
 
 CSV_CHUNK = 2_000  # rows fetched at a time for the CSV
+# The pages an event's detail names ("page": the page the action was taken on), by their
+# titles.
+PAGES = {
+    "recipient_history": gettext_lazy("Recipient history"),
+}
 
 
 @permission_required(Permission.VIEW_ACCESS_RECORD)
@@ -149,8 +155,9 @@ def _detail_items(detail: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
         "name": _("Name"),
         "prefix": _("Key prefix"),
         "until": _("Shown until"),
-        "minutes": _("Minutes"),
+        "minutes": _("Shown for"),
         "throttled": _("Refused by the sign-in limit"),
+        "page": _("Page"),
     }
     order = {key: i for i, key in enumerate(labels)}
     values = {
@@ -164,12 +171,21 @@ def _detail_items(detail: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
         "role": dict(Membership.Role.choices),
         "kind": dict(Export.Kind.choices),
         "format": dict(Export.Format.choices),
+        "split": dict(Export.Split.choices),
+        "page": PAGES,
+        # A statement's sender and channel: empty for all of them.
+        "sender": {"": _("All senders")},
+        "channel": {"": _("All channels"), **dict(Channel.choices)},
     }
     for key, value in sorted(detail.items(), key=lambda item: order.get(item[0], len(order))):
-        if key in choices and value in choices[key]:
+        if key in choices and isinstance(value, str) and value in choices[key]:
             shown = str(choices[key][value])
         elif key == "until" and isinstance(value, str):
             shown = _local_time(value)
+        elif key == "minutes" and isinstance(value, int):
+            shown = ngettext("%(count)s minute", "%(count)s minutes", value) % {"count": value}
+        elif key == "period" and isinstance(value, list):
+            shown = " ~ ".join(str(day) for day in value)  # [first, last]: 2026-11-07 ~ 2026-12-06
         elif key == "filters" and isinstance(value, dict):
             shown = _filters_text(value)
         elif isinstance(value, list):
@@ -192,12 +208,29 @@ def _local_time(value: str) -> str:
 
 
 def _filters_text(filters: Mapping[str, Any]) -> str:
-    """A filter as it was kept ({name: [values]}), its names as the list labels them:
-    "수신번호=010-****-5678; 처리상태=failed"."""
-    fields = {**SendRequestFilter.base_filters, **AccessEventFilter.base_filters}
+    """A filter as it was kept ({name: [values]}), its names and choices as the lists
+    label them: "처리상태=처리실패; 수신번호=010-****-5678"."""
+    fields = {
+        **SendRequestFilter.base_filters,
+        **DeliveryFilter.base_filters,
+        **AccessEventFilter.base_filters,
+    }
     order = {name: i for i, name in enumerate(fields)}  # the form's, not the database's
-    return "; ".join(
-        f"{fields[name].label if name in fields else name}="
-        + ",".join(map(str, values if isinstance(values, list) else [values]))
-        for name, values in sorted(filters.items(), key=lambda item: order.get(item[0], -1))
-    )
+    parts = []
+    for name, values in sorted(filters.items(), key=lambda item: order.get(item[0], -1)):
+        field = fields.get(name)
+        label = str(field.label) if field is not None else name
+        listed = values if isinstance(values, list) else [values]
+        parts.append(f"{label}=" + ", ".join(_filter_value(name, field, v) for v in listed))
+    return "; ".join(parts)
+
+
+def _filter_value(name: str, field: Any, value: Any) -> str:
+    """A filter's value as its list shows it: a choice by its label, a person by their
+    username (kept as "<id> <username>"), anything typed as it was kept."""
+    if name == "person" and isinstance(value, str):
+        return value.partition(" ")[2] or value
+    choices = field.extra.get("choices") if field is not None else None
+    if isinstance(choices, list | tuple):
+        return str(dict(choices).get(value, value))
+    return str(value)

@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..dates import DayField
 from ..recipients.forms import ENDING_LENGTH, number_digits, period_errors
 from ..statements.codes import format_code, normalize_code
 
@@ -15,8 +16,9 @@ class ConfirmationForm(forms.Form):
     to print the number in full (offered to those who may see numbers)."""
 
     number = forms.CharField(label=_("Recipient number"), max_length=30, widget=forms.HiddenInput)
-    period_from = forms.DateField(label=_("From"), widget=forms.HiddenInput)
-    period_to = forms.DateField(label=_("To"), widget=forms.HiddenInput)
+    # The period of the history page it is posted from, read as that page reads its boxes.
+    period_from = DayField(label=_("From"), widget=forms.HiddenInput)
+    period_to = DayField(label=_("To"), widget=forms.HiddenInput)
     full_number = forms.BooleanField(label=_("Print the whole number"), required=False)
 
     def clean_number(self) -> str:

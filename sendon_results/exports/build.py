@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from django.db import connection
@@ -9,10 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from .. import jobs
-from ..dates import day_start
+from ..dates import day_start, parse_day
 from ..models import Export
+from ..retention import oldest_kept_day
 from .columns import CHANNEL, SOURCE
-from .rows import Rows, export_rows
+from .rows import export_rows
 from .writers import copy_csv, write_csv, write_xlsx
 
 
@@ -31,20 +33,34 @@ def write_export(path: Path, export: Export) -> int:
     else:
         split = {"source": SOURCE, "channel": CHANNEL}.get(export.split)
         count = write_xlsx(path, rows, split_column=split, on_progress=report)
-    export.file_name = file_name(export, rows)
+    export.file_name = file_name(export)
     export.covers_from = day_start(rows.first_day) if rows.first_day else None
     return count
 
 
-def file_name(export: Export, rows: Rows) -> str:
-    """발송결과_2026-11-01_2026-11-27.xlsx: what the file holds, by the days it covers."""
+def file_name(export: Export) -> str:
+    """발송결과_2026-11-01_2026-11-30.xlsx: what the file holds, by the period asked for
+    (whatever days its rows happen to fall on)."""
     stem = (
         gettext("Send results")
         if export.kind == Export.Kind.SENDS
         else gettext("Send results by recipient")
     )
-    if rows.first_day and rows.last_day:
-        period = f"{rows.first_day.isoformat()}_{rows.last_day.isoformat()}"
-    else:
-        period = timezone.localdate(export.created_at).isoformat()
-    return f"{stem.replace(' ', '_')}_{period}.{export.file_format}"
+    start, end = requested_period(export.filters, timezone.localdate())
+    return f"{stem.replace(' ', '_')}_{start.isoformat()}_{end.isoformat()}.{export.file_format}"
+
+
+def requested_period(filters: dict[str, list[str]], today: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of a saved list filter: its bounds as typed, a bound left out being the
+    list's own (it shows every send kept: from the oldest day kept, to today)."""
+
+    def bound(name: str) -> dt.date | None:
+        values = filters.get(name) or [""]
+        try:
+            return parse_day(values[0])
+        except ValueError:
+            return None  # the filter refused it when the export was asked for
+
+    start = bound("requested_from") or oldest_kept_day(today)
+    end = bound("requested_to") or max(today, start)
+    return start, end

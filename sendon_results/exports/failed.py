@@ -10,7 +10,6 @@ and names are masked unless the member may see them and asked for them with a re
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import tempfile
 from collections.abc import Iterator
@@ -156,7 +155,8 @@ def write_failed(
     return file, written
 
 
-def file_name(send: SendRequest, file_format: str, now: dt.datetime) -> str:
-    """실패번호_발송12_20261128.xlsx (in the member's language)."""
-    stamp = timezone.localtime(now).strftime("%Y%m%d")
-    return f"{_('Failed recipients')}_{send.pk}_{stamp}.{file_format}".replace(" ", "_")
+def file_name(send: SendRequest, file_format: str) -> str:
+    """실패번호_12_2026-11-28.xlsx (in the member's language): the send, and the day it was
+    requested, written as every page writes a day."""
+    day = timezone.localdate(send.requested_at).isoformat()
+    return f"{_('Failed recipients')}_{send.pk}_{day}.{file_format}".replace(" ", "_")

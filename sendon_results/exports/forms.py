@@ -27,6 +27,10 @@ class ExportRequestForm(forms.Form):
     )
     split = forms.ChoiceField(label=_("Sheets"), choices=Export.Split.choices, required=False)
     query = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
+    # The query string of the list to return to, from a form whose export is not the list
+    # shown (the banner offering the sends about to be deleted): the member's list stays as
+    # it was. Left out, the list returned to is the one exported.
+    back = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
     unmasked = forms.BooleanField(label=_("Include full numbers"), required=False)
     reason = forms.CharField(
         label=_("Reason for download"),
@@ -40,6 +44,18 @@ class ExportRequestForm(forms.Form):
 
     def clean_query(self) -> QueryDict:
         return QueryDict(self.cleaned_data["query"])
+
+    def clean_back(self) -> QueryDict | None:
+        if "back" not in self.data:
+            return None
+        return QueryDict(self.cleaned_data["back"])
+
+    def list_to_return_to(self) -> QueryDict | None:
+        """The list's query string to go back to (`back`, else the one exported), or None
+        when neither could be read."""
+        cleaned = getattr(self, "cleaned_data", {})
+        back = cleaned.get("back")
+        return back if back is not None else cleaned.get("query")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -34,7 +34,7 @@ SENDS_PER_QUERY = 500  # deliveries are fetched for this many sends at a time, ~
 @dataclass
 class Rows:
     """What a file is made of: columns, how many rows to expect, the rows themselves, and
-    the first and last day they cover (for the file's name)."""
+    the first and last day they cover."""
 
     columns: list[Column]
     total: int

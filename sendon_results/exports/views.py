@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse
@@ -81,21 +83,23 @@ def export_notice(request: MemberRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required(Permission.EXPORT)
 def export_create(request: MemberRequest) -> HttpResponse:
+    """Starts an export of the list's filter (`query`). Back to the list the member was on
+    (ExportRequestForm.list_to_return_to); asked through htmx (the expiring banner), no
+    page is left at all: the answer is the export's notice, in place of the form."""
     form = ExportRequestForm(request.POST)
     if not form.is_valid():
         messages.error(
             request,
             _("The export could not be started: %(errors)s") % {"errors": form.errors.as_text()},
         )
-        back = form.cleaned_data.get("query")  # the list as it was, when that much is valid
-        return redirect(f"{reverse('results')}?{back.urlencode()}" if back else "results")
+        return _back_to_list(request, form)
     if form.cleaned_data["unmasked"] and not may(request.role, Permission.REVEAL):
         return forbidden(request, Permission.REVEAL)
     query = form.cleaned_data["query"]
     check = SendRequestFilter(query, organization=request.organization)
     if not check.is_valid():
         messages.error(request, _("Correct the filters first: the export uses them as they are."))
-        return redirect(f"{reverse('results')}?{query.urlencode()}")
+        return _back_to_list(request, form)
     try:
         export, created = request_export(
             user=request.user,
@@ -112,12 +116,30 @@ def export_create(request: MemberRequest) -> HttpResponse:
         )
     except jobs.QueueFull as full:
         messages.error(request, str(full))
-        return redirect(f"{reverse('results')}?{query.urlencode()}")
+        return _back_to_list(request, form)
     if created:
         tasks.queue_export_on_commit(export.pk)
         audit.record(request, audit.Action.EXPORT_REQUESTED, obj=export, detail=_recorded(export))
     request.session[NOTICE_KEY] = export.pk
-    return redirect(f"{reverse('results')}?{query.urlencode()}")
+    if request.headers.get("HX-Request"):
+        return render(request, "results/list.html#export_notice", {"export_notice": export})
+    return _back_to_list(request, form)
+
+
+def _back_to_list(request: MemberRequest, form: ExportRequestForm) -> HttpResponse:
+    """To the results list the form was posted from. Through htmx, the page's address is
+    the list's as it is now (its filters changed in place since the form was drawn), and
+    its message is shown by loading that list."""
+    back = form.list_to_return_to()
+    url = f"{reverse('results')}?{back.urlencode()}" if back else reverse("results")
+    if request.headers.get("HX-Request"):
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        if current.path == reverse("results"):
+            url = f"{current.path}?{current.query}" if current.query else current.path
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
 
 
 @require_POST

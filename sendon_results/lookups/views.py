@@ -150,7 +150,8 @@ def recipient_lookup_download(request: MemberRequest) -> HttpResponse:
         detail["reason"] = form.cleaned_data["reason"]
     audit.record(request, audit.Action.EXPORT_DOWNLOADED, detail=detail)
     response = HttpResponse(content, content_type=XLSX)
-    name = quote(f"{_('number-lookup')}-{timezone.localdate():%Y%m%d}.xlsx")
+    # Named by the period looked up, as the page shows it, not by the day of the download.
+    name = quote(f"{_('number-lookup')}_{first_day.isoformat()}_{last_day.isoformat()}.xlsx")
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}"
     return response
 

@@ -15,14 +15,21 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.http import QueryDict
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..dates import day_start
+from ..dates import DayField, day_start
 from ..models import Channel, Delivery, Organization, SenderProfile, SendRequest, Source
 from ..models.sends import DeliveryQuerySet, SendRequestQuerySet
 from ..periods import check_period
-from ..phones import TYPED_MAX_LENGTH, format_phone, is_typed_phone, normalize_phone
+from ..phones import (
+    STORED,
+    TYPED_MAX_LENGTH,
+    format_phone,
+    is_typed_phone,
+    normalize_phone,
+)
 from ..retention import kept
 from .fields import (
     ManyValuesField,
@@ -42,6 +49,12 @@ RESULT_CODES_MAX = 50
 # A result code as carriers, KakaoTalk and the platform write them (3019, E915, REQUEST).
 RESULT_CODE_PATTERN = r"\A[A-Za-z0-9_-]{1,20}\Z"
 ENDING_LENGTH = 4  # recipient=5678: any number ending in 5678
+
+
+class DayFilter(django_filters.DateFilter):
+    """A bound of the list's period, typed as yyyy-mm-dd (dates.DayField)."""
+
+    field_class = DayField
 
 
 class ResultsFilterForm(PagedFilterForm):
@@ -178,17 +191,15 @@ class SendRequestFilter(PagedFilterSet):
         choices=Source.choices,
         widget=forms.CheckboxSelectMultiple,
     )
-    requested_from = django_filters.DateFilter(
+    requested_from = DayFilter(
         label=_("From"),
         method="filter_requested_from",
         validators=[date_in_range],
-        widget=forms.DateInput(attrs={"type": "date"}),
     )
-    requested_to = django_filters.DateFilter(
+    requested_to = DayFilter(
         label=_("To"),
         method="filter_requested_to",
         validators=[date_in_range],
-        widget=forms.DateInput(attrs={"type": "date"}),
     )
     q = django_filters.CharFilter(
         label=_("Message text"),
@@ -277,6 +288,32 @@ class SendRequestFilter(PagedFilterSet):
     def recipients(self) -> RecipientSearch:
         """The recipient numbers and last four digits chosen, as stored (digits)."""
         return recipient_search(self.form.cleaned_data.get("recipient") or [])
+
+    @property
+    def number_hints(self) -> list[dict[str, str]]:
+        """The numbers typed in part (neither a whole number nor its last four digits):
+        this list can find nothing by them, so the page says what it accepts and offers
+        the recipient history by their last four digits (what is typed, as typed)."""
+        if not self.form.is_valid():
+            return []
+        hints = []
+        for typed in self.form.cleaned_data.get("recipient") or []:
+            digits = normalize_phone(typed)
+            if len(digits) == ENDING_LENGTH or STORED.match(digits):
+                continue
+            ending = digits[-ENDING_LENGTH:] if len(digits) > ENDING_LENGTH else ""
+            history = self._history_url(ending) if ending else ""
+            hints.append({"typed": typed, "ending": ending, "history_url": history})
+        return hints
+
+    def _history_url(self, ending: str) -> str:
+        """The recipient history of the numbers ending in `ending`, over this list's period
+        when it has one."""
+        query = {"number": ending}
+        for name in ("requested_from", "requested_to"):
+            if day := self.form.cleaned_data.get(name):
+                query[name] = day.isoformat()
+        return f"{reverse('recipient_history')}?{urlencode(query)}"
 
     @property
     def oldest_first(self) -> bool:

@@ -235,7 +235,7 @@ def result_failed_export(request: MemberRequest, pk: int) -> HttpResponseBase:
     return FileResponse(
         file,
         as_attachment=True,
-        filename=failed.file_name(send, file_format, timezone.now()),
+        filename=failed.file_name(send, file_format),
         content_type=CONTENT_TYPES[file_format],
     )
 

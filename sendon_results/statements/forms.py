@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..dates import DayField
 from ..models import Channel, Organization, SenderProfile
 from .codes import format_code, normalize_code
 
@@ -15,8 +16,8 @@ from .codes import format_code, normalize_code
 class StatementForm(forms.Form):
     """A period (a calendar month by default) and, optionally, one sender and one channel."""
 
-    period_from = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    period_to = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    period_from = DayField(label=_("From"))
+    period_to = DayField(label=_("To"))
     sender = forms.ModelChoiceField(
         label=_("Sender"),
         queryset=SenderProfile.objects.none(),

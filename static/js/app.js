@@ -62,7 +62,12 @@ function markFittingTables() {
     const table = wrap.querySelector("table");
     // Boxes with a height of their own scroll on purpose (the dashboard's tables).
     if (!table || getComputedStyle(wrap).maxHeight !== "none") return;
-    wrap.classList.toggle("fits", table.offsetWidth <= wrap.clientWidth);
+    const fits = table.offsetWidth <= wrap.clientWidth;
+    wrap.classList.toggle("fits", fits);
+    // The box takes the Tab key (tabindex="0" in the markup, for when this script does not
+    // run) only while it scrolls: a keyboard scrolls it sideways from there.
+    if (fits) wrap.removeAttribute("tabindex");
+    else wrap.setAttribute("tabindex", "0");
   });
 }
 let fitPending = false;
@@ -136,3 +141,40 @@ function enhance() {
 }
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", enhance);
 else enhance();
+
+// On a phone the results' filters fold behind a "필터 n" button (app.css hides the form
+// while the button says aria-expanded="false"). The form stands outside the htmx fragment,
+// so its fold survives filter changes; the fragment brings the count of filters it
+// applies (data-active-filters) and the button follows it. Without JavaScript the button
+// stays hidden and the filters stay open.
+function setUpFilterToggle() {
+  document.querySelectorAll("button[data-filter-toggle]").forEach((button) => {
+    button.hidden = false;
+  });
+}
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-filter-toggle]");
+  if (!button) return;
+  button.setAttribute("aria-expanded", String(button.getAttribute("aria-expanded") !== "true"));
+});
+document.addEventListener("htmx:afterSettle", () => {
+  const results = document.querySelector("[data-active-filters]");
+  if (!results) return;
+  document.querySelectorAll("button[data-filter-toggle] .filter-count").forEach((count) => {
+    count.textContent = results.dataset.activeFilters;
+    count.hidden = results.dataset.activeFilters === "0";
+  });
+});
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpFilterToggle);
+else setUpFilterToggle();
+
+// On a phone the menu is one row that scrolls sideways: the current page's item in sight.
+function showCurrentMenuItem() {
+  const current = document.querySelector(".mainnav [aria-current='page']");
+  const menu = current && current.closest(".mainnav");
+  if (!current || !menu || menu.scrollWidth <= menu.clientWidth) return;
+  const left = current.offsetLeft - menu.offsetLeft;
+  menu.scrollLeft = left - (menu.clientWidth - current.offsetWidth) / 2;
+}
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showCurrentMenuItem);
+else showCurrentMenuItem();

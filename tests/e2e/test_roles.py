@@ -116,7 +116,7 @@ def test_a_viewer_an_operator_and_an_owner_each_see_what_their_role_allows(
     expect(row).to_contain_text("정우성")
     shoot(page, tmp_path, "operator-statements")
     page.goto(f"{base}/settings/members/")
-    expect(page.locator("main")).to_contain_text("할 수 있는 역할: 소유자")
+    expect(page.locator("main")).to_contain_text("구성원 관리 권한이 있는 역할: 소유자")
     shoot(page, tmp_path, "operator-forbidden-members")
     page.get_by_role("button", name="로그아웃").click()
 
@@ -144,7 +144,7 @@ def test_a_viewer_an_operator_and_an_owner_each_see_what_their_role_allows(
     shoot(page, tmp_path, "viewer-statements")
     page.goto(f"{base}/exports/")
     expect(page.locator("main")).to_contain_text(
-        "발송결과를 내보내기할 수 있는 역할: 운영자, 소유자."
+        "발송결과 내보내기 권한이 있는 역할: 운영자, 소유자."
     )
     shoot(page, tmp_path, "viewer-forbidden-exports")
     page.get_by_role("button", name="로그아웃").click()

@@ -178,7 +178,10 @@ SELECT s.id, s.organization_id, s.external_id || '-' || lpad(i::text, 5, '0'),
          WHEN i <= t.handed AND t.kakao THEN '수신 확인 대기' ELSE '' END,
     CASE WHEN i > s.success_count - t.by_text AND i <= t.succeeded
          THEN t.text_channel ELSE s.channel END,
+    -- A carrier only for what went as a text (KakaoTalk goes through no mobile carrier;
+    -- its fallback text does).
     CASE WHEN i <= t.handed AND s.status <> 'failed'
+              AND (NOT t.kakao OR (i > s.success_count - t.by_text AND i <= t.succeeded))
          THEN (ARRAY['SKT', 'KT', 'LG U+'])[1 + (s.id + i) %% 3] ELSE '' END,
     -- Times never after now: the newest sends are only minutes old.
     CASE WHEN i <= t.handed AND s.status <> 'failed'
