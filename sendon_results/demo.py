@@ -168,7 +168,12 @@ RESERVATION_STATUSES = (
     SendRequest.Status.SENDING_NOW,
     SendRequest.Status.CANCELLED,
 )
-FAILURE_REASONS = ("대체문자 발송 포인트가 부족합니다.", "발신번호 인증이 만료되었습니다.")
+# Why a whole request failed, each where it can happen (failure_reason).
+FAILURE_REASONS = {
+    "points": "발송 포인트가 부족합니다.",
+    "fallback_points": "대체문자 발송 포인트가 부족합니다.",  # only with a fallback text
+    "calling_number": "발신번호 인증이 만료되었습니다.",  # only where a number calls
+}
 MANAGER = ("manager", "manager-demo-2026")  # a member of both, to show the switcher
 # A viewer of the first organization: browses with numbers masked, downloads statements.
 VIEWER = ("viewer", "viewer-demo-2026")
@@ -470,6 +475,18 @@ def _next_slot(kind: MessageKind, after: dt.datetime, rng: random.Random) -> dt.
     raise ValueError(f"{kind.name} has no hours")
 
 
+def _failure_reason(rng: random.Random, channel: str, fallback: bool) -> str:
+    """Why a whole request failed, among the reasons that can happen to it: a fallback
+    text's points only with a fallback, the calling number only where a number calls (a
+    text, or KakaoTalk falling back to one)."""
+    reasons = [FAILURE_REASONS["points"]]
+    if fallback:
+        reasons.append(FAILURE_REASONS["fallback_points"])
+    if fallback or not Channel.is_kakao(channel):
+        reasons.append(FAILURE_REASONS["calling_number"])
+    return rng.choice(reasons)
+
+
 def _build_send(
     organization: Organization,
     spec: DemoOrganization,
@@ -520,6 +537,7 @@ def _build_send(
         status = SendRequest.Status.COMPLETED  # or in progress: the deliveries tell
     sender_kind = SenderProfile.Kind.KAKAO if Channel.is_kakao(kind.channel) else "phone"
     automated = kind.hours[0] == (0, 24 * 60)
+    fallback = kind.fallback and rng.random() < 0.85
     send = SendRequest(
         organization=organization,
         external_id=plan.external_id,
@@ -530,9 +548,11 @@ def _build_send(
         title=title,
         body=body,
         scheduled_at=scheduled_at,
-        fallback=kind.fallback and rng.random() < 0.85,
+        fallback=fallback,
         status=status,
-        failure_reason=rng.choice(FAILURE_REASONS) if status == SendRequest.Status.FAILED else "",
+        failure_reason=_failure_reason(rng, kind.channel, fallback)
+        if status == SendRequest.Status.FAILED
+        else "",
     )
     if kind.size == "one":
         size = 1

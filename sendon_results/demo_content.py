@@ -130,7 +130,8 @@ def _shop_order(rng: random.Random, w: Words) -> tuple[str, str]:
 
 
 def _shop_shipped(rng: random.Random, w: Words) -> tuple[str, str]:
-    arrival = w.at.date() + dt.timedelta(days=1 if w.at.weekday() < 5 else 8 - w.at.weekday())
+    # The next day; from Saturday or Sunday, Monday.
+    arrival = w.at.date() + dt.timedelta(days=1 if w.at.weekday() < 5 else 7 - w.at.weekday())
     return "", (
         f"[{w.brand}] 배송 출발\n\n{w.name}님의 상품이 {korean_date(w.at.date())} 출고되었습니다.\n"
         f"운송장번호: {w.invoice}\n도착 예정: {korean_date(arrival)}"
@@ -170,9 +171,13 @@ def _shop_ad_lms(rng: random.Random, w: Words) -> tuple[str, str]:
 
 
 def _shop_ad_friendtalk(rng: random.Random, w: Words) -> tuple[str, str]:
-    hour = w.at.replace(hour=rng.choice([12, 19, 20]), minute=0)
+    # A sale hour still to come when the message goes out; none left: it starts now.
+    later = [hour for hour in (12, 19, 20) if hour > w.at.hour]
+    starts = "지금부터"
+    if later:
+        starts = f"{korean_time(w.at.replace(hour=rng.choice(later), minute=0))}부터"
     return "", (
-        f"(광고) [{w.brand}] 오늘의 타임특가\n\n{korean_time(hour)}부터 한정 수량 특가가 "
+        f"(광고) [{w.brand}] 오늘의 타임특가\n\n{starts} 한정 수량 특가가 "
         "시작됩니다.\n앱 알림을 켜고 먼저 만나보세요!\n\n수신거부 | 홈 > 채널 차단"
     )
 
@@ -214,6 +219,8 @@ def _dental_recall(rng: random.Random, w: Words) -> tuple[str, str]:
 
 def _dental_closed(rng: random.Random, w: Words) -> tuple[str, str]:
     day = w.at.date() + dt.timedelta(days=rng.randint(3, 9))
+    if day.weekday() == 6:  # closed on Sundays anyway: the notice is for a Monday
+        day += dt.timedelta(days=1)
     return "휴진 안내", (
         f"[{w.brand}] 휴진 안내\n\n{korean_date(day)}은 원내 사정으로 휴진합니다.\n"
         f"{korean_date(_next_open_day(day))}부터 정상 진료합니다.\n양해 부탁드립니다."

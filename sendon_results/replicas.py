@@ -1,21 +1,25 @@
 """Reads from hot standbys of the primary (DATABASE_REPLICA_URLS), writes to the primary.
 
 Who reads where:
-- A page (GET or HEAD, not the API) reads from a replica, unless the same browser wrote
-  something moments ago (a form it posted: REPLICA_PIN_SECONDS on the primary after it,
-  so it sees its own change) — `ReplicaReadsMiddleware`.
+- A page (GET or HEAD, not the API) reads from a replica that answers and is streaming
+  from the primary. A browser that wrote (posted a form) carries the primary's log
+  position after its write in a cookie, and reads from a replica only once that replica
+  has replayed the log up to it, from the primary until then: it always sees its own
+  change — `ReplicaReadsMiddleware`.
 - Exports, statements and confirmations read from a replica that has replayed the
   primary's log up to the moment the worker took the job (later than the moment it was
   asked for), waiting up to REPLICA_CATCH_UP_SECONDS for one; otherwise from the primary —
   `caught_up_reads`.
 - Everything else reads from the primary: the API (the platform reads what it just
   wrote), writes and every read inside a transaction on the primary (a SELECT … FOR UPDATE
-  cannot run on a standby, and a check-then-write must see the primary), sessions and
-  users (who is signed in is never a moment old), beat's jobs and commands.
+  cannot run on a standby, and a check-then-write must see the primary), who may do what
+  (sessions, users, memberships, invitations, API keys: a removed member is out at once),
+  beat's jobs and commands.
 
-A replica that does not answer is left alone for REPLICA_RETRY_SECONDS by this process,
-and the page that found it so is made again from the primary. With no replica configured
-every read goes to the primary and nothing here costs a query.
+A replica that does not answer is left alone for REPLICA_RETRY_SECONDS by this process;
+a page during which a replica failed (stopped, or cancelled a query for a conflict with
+what it replays) is made again from the primary. With no replica configured every read
+goes to the primary and nothing here costs a query.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,16 +40,24 @@ from django.http import HttpRequest, HttpResponse
 logger = logging.getLogger(__name__)
 
 REPLICA_PREFIX = "replica"
-# The browser's own "read the primary until" moment (Unix time) after it wrote. Not a
-# secret: forging it only sends one's own pages to the primary.
-PIN_COOKIE = "primary_until"
-# Apps whose tables are always read from the primary.
+# The primary's log position (an LSN) after the browser's last write. Not a secret:
+# forging it only sends one's own pages to the primary.
+PIN_COOKIE = "primary_lsn"
+LSN_PATTERN = re.compile(r"[0-9A-F]{1,8}/[0-9A-F]{1,8}")
+# Tables always read from the primary: who is signed in and what they may do.
 PRIMARY_APPS = frozenset({"auth", "sessions", "contenttypes"})
+PRIMARY_MODELS = frozenset(
+    {"sendon_results.membership", "sendon_results.invitation", "sendon_results.apikey"}
+)
+# How long this process trusts a replica's "streaming from the primary" before asking again.
+STREAMING_CHECK_SECONDS = 1.0
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _reading: contextvars.ContextVar[str | None] = contextvars.ContextVar("replica", default=None)
 # Replicas this process found not answering, and when to try them again.
 _down_until: dict[str, float] = {}
+# Whether each replica was streaming from the primary, and until when that answer holds.
+_streaming: dict[str, tuple[float, bool]] = {}
 
 
 def aliases() -> list[str]:
@@ -97,14 +110,40 @@ def reads_from(alias: str | None) -> Iterator[None]:
         _reading.reset(token)
 
 
-def pick() -> str | None:
-    """An answering replica, or None."""
+def pick(after: str | None = None) -> str | None:
+    """An answering replica that streams from the primary and, when `after` (an LSN) is
+    given, has replayed the primary's log up to it; None when there is none."""
     candidates = healthy()
     random.shuffle(candidates)
     for alias in candidates:
-        if answering(alias):
+        if not answering(alias) or not streaming(alias):
+            continue
+        if after is None or caught_up(alias, after):
             return alias
     return None
+
+
+def streaming(alias: str) -> bool:
+    """Whether the replica's WAL receiver streams from the primary (a standby cut off from
+    it would serve an ever older copy); asked at most once a second by this process."""
+    now = time.monotonic()
+    checked = _streaming.get(alias)
+    if checked is not None and checked[0] > now:
+        return checked[1]
+    try:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')"
+            )
+            row = cursor.fetchone()
+    except DatabaseError:
+        mark_down(alias)
+        return False
+    receiving = bool(row and row[0])
+    if not receiving:
+        logger.warning("replica %s does not stream from the primary; not reading it", alias)
+    _streaming[alias] = (now + STREAMING_CHECK_SECONDS, receiving)
+    return receiving
 
 
 def caught_up(alias: str, position: str) -> bool:
@@ -155,12 +194,15 @@ def caught_up_reads() -> Iterator[None]:
 class ReplicaRouter:
     """Writes and migrations on the primary; reads where the context says (see above)."""
 
-    def db_for_read(self, model: type[Any], **hints: Any) -> str | None:
+    def db_for_read(self, model: type[Any], **hints: Any) -> str:
+        # The primary is named, never left to Django ("no opinion" would read an object's
+        # relations from wherever the object came from, a replica included).
         alias = _reading.get()
-        if alias is None or model._meta.app_label in PRIMARY_APPS:
-            return None
-        if connections[DEFAULT_DB_ALIAS].in_atomic_block:
-            return None
+        if alias is None or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+            return DEFAULT_DB_ALIAS
+        meta = model._meta
+        if meta.app_label in PRIMARY_APPS or meta.label_lower in PRIMARY_MODELS:
+            return DEFAULT_DB_ALIAS
         return alias
 
     def db_for_write(self, model: type[Any], **hints: Any) -> str:
@@ -174,8 +216,8 @@ class ReplicaRouter:
 
 
 class ReplicaReadsMiddleware:
-    """Pages read from a replica (see the module's rules); a browser that wrote reads the
-    primary for REPLICA_PIN_SECONDS after."""
+    """Pages read from a replica (see the module's rules); a browser that wrote reads what
+    has its write."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -186,16 +228,16 @@ class ReplicaReadsMiddleware:
         alias = self.replica_for(request)
         with reads_from(alias):
             response = self.get_response(request)
-        if alias is not None and response.status_code >= 500 and not answering(alias, again=True):
-            # The replica stopped answering during the page (Django has already turned the
-            # error into a 500): the page is made again from the primary. Only pages that
-            # read are sent to a replica, so making one twice changes nothing.
+        if alias is not None and response.status_code >= 500 and self.failed(alias):
+            # The replica failed during the page (Django has already turned the error into
+            # a 500): the page is made again from the primary. Only pages that read are
+            # sent to a replica, so making one twice changes nothing but the access
+            # record, which may then hold its access twice.
             response = self.get_response(request)
         if request.method in UNSAFE_METHODS and not _is_api(request):
-            pin = time.time() + settings.REPLICA_PIN_SECONDS
             response.set_cookie(
                 PIN_COOKIE,
-                f"{pin:.0f}",
+                _position_after_write(),
                 max_age=settings.REPLICA_PIN_SECONDS,
                 secure=settings.SESSION_COOKIE_SECURE,
                 httponly=True,
@@ -206,19 +248,30 @@ class ReplicaReadsMiddleware:
     def replica_for(self, request: HttpRequest) -> str | None:
         if request.method not in ("GET", "HEAD") or _is_api(request):
             return None
-        if _pinned(request):
-            return None
-        return pick()
+        pin = request.COOKIES.get(PIN_COOKIE)
+        if pin is None:
+            return pick()
+        if not LSN_PATTERN.fullmatch(pin):
+            return None  # not a position this console wrote: the primary, to be sure
+        return pick(after=pin)
+
+    @staticmethod
+    def failed(alias: str) -> bool:
+        """Whether the replica's connection failed during the page: it stopped answering,
+        or cancelled a query (a conflict with what it replays), which Django notes."""
+        errors = connections[alias].errors_occurred
+        stopped = not answering(alias, again=True)  # marks it down when it does not answer
+        return errors or stopped
+
+
+def _position_after_write() -> str:
+    try:
+        return primary_position()
+    except DatabaseError:
+        return "FFFFFFFF/FFFFFFFF"  # unknown: the primary for the whole pin
 
 
 def _is_api(request: HttpRequest) -> bool:
     from .views import API_PREFIX
 
     return request.path.startswith(API_PREFIX)
-
-
-def _pinned(request: HttpRequest) -> bool:
-    try:
-        return float(request.COOKIES.get(PIN_COOKIE, "0")) > time.time()
-    except ValueError:
-        return False

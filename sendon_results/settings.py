@@ -119,12 +119,13 @@ MIDDLEWARE = [
     "sendon_results.middleware.RequestLogMiddleware",
     # Outside the rest, so it also sees what their exceptions became (errorpages.py).
     "sendon_results.errorpages.ErrorPagesMiddleware",
-    # Before anything that reads the database, so the page's reads go where it says.
-    "sendon_results.replicas.ReplicaReadsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "sendon_results.middleware.PrivacyHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After static files (they read nothing) and before anything that reads the database,
+    # so the page's reads go where it says.
+    "sendon_results.replicas.ReplicaReadsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "sendon_results.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -172,8 +173,9 @@ for number, url in enumerate(envlist("DATABASE_REPLICA_URLS", ""), start=1):
         "TEST": {"MIRROR": "default"},
     }
 DATABASE_ROUTERS = ["sendon_results.replicas.ReplicaRouter"]
-# Seconds a browser that wrote (posted a form) reads the primary, to see its own change.
-REPLICA_PIN_SECONDS = envint("REPLICA_PIN_SECONDS", "5")
+# How long a browser that wrote (posted a form) waits for a replica with its write, at
+# most: it reads the primary meanwhile, and any replica that has replayed it at once.
+REPLICA_PIN_SECONDS = envint("REPLICA_PIN_SECONDS", "60")
 REPLICA_RETRY_SECONDS = envint("REPLICA_RETRY_SECONDS", "30")
 # How long a job waits for a replica to catch up with the moment it began, before it
 # reads the primary instead.

@@ -80,6 +80,15 @@ def untrue_sends(now: dt.datetime) -> dict[str, list[int]]:
             points_refunded=F("points_charged")
         ),
         "failed send without a reason": sends.filter(status="failed", failure_reason=""),
+        "failed for a fallback text it does not have": sends.filter(
+            status="failed", fallback=False, failure_reason__contains="대체문자"
+        ),
+        "failed for a calling number where none calls": sends.filter(
+            status="failed",
+            fallback=False,
+            channel__in=["alimtalk", "friendtalk"],
+            failure_reason__contains="발신번호",
+        ),
         "failed send not refunded in full": sends.filter(status="failed").exclude(
             points_refunded=F("points_charged")
         ),
@@ -399,7 +408,16 @@ def test_times_in_bodies_are_korean_and_agree_with_the_send(demo):
             assert dt.time(9, 30) <= slot <= dt.time(17, 30), text
             assert not dt.time(13) <= slot < dt.time(14) or date.weekday() == 5, text
             checked["reminder"] += 1
+        if "부터 한정 수량 특가" in text and "지금부터" not in text:  # an hour to come
+            (match,) = TIME.finditer(text)
+            assert wall_clock(match) > goes_out.time(), text
+            checked["sale"] += 1
+        if "휴진합니다" in text:  # a closing day the clinic would be open otherwise
+            (date, *_) = dates_in(text, goes_out.date())
+            assert date.weekday() != 6, text
+            checked["closed"] += 1
     assert checked["order"] > 10 and checked["reminder"] > 10
+    assert checked["sale"] and checked["closed"]
 
 
 def test_result_codes_fit_the_channel_and_kakao_has_no_carrier(demo):

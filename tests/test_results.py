@@ -966,17 +966,19 @@ def test_a_typed_period_shows_and_filters_as_yyyy_mm_dd(alice):
 
 def test_a_partial_number_gets_a_hint_and_the_history_by_its_last_four_digits(alice):
     make_send(alice.organization, sender=alice.phone, recipients=["01012345678"])
-    html = alice.client.get("/results/?recipient=010-1234&requested_from=2026-11-01").content
+    # The end of a number: the history by its last four digits finds it.
+    html = alice.client.get("/results/?recipient=12345678&requested_from=2026-11-01").content
     html = html.decode()
-    assert "“010-1234”은(는) 번호 전체가 아닙니다" in html
+    assert "“12345678”은(는) 번호 전체가 아닙니다" in html
     assert "끝 4자리(5678)로 찾을 수 있습니다" in html
-    link = "/recipients/?number=1234&amp;requested_from=2026-11-01"
-    assert f'<a href="{link}">수신번호 이력에서 끝자리가 1234인 번호 찾기</a>' in html
-    history = alice.client.get("/recipients/?number=1234&requested_from=2026-11-01")
-    assert history.status_code == 200
-    # Too short for last four digits: what is accepted, and no link.
-    short = alice.client.get("/results/?recipient=010").content.decode()
-    assert "“010”은(는) 번호 전체가 아닙니다" in short and "끝자리가" not in short
+    link = "/recipients/?number=5678&amp;requested_from=2026-11-01"
+    assert f'<a href="{link}">수신번호 이력에서 끝자리가 5678인 번호 찾기</a>' in html
+    history = alice.client.get("/recipients/?number=5678&requested_from=2026-11-01")
+    assert history.status_code == 200 and "010-****-5678" in history.content.decode()
+    # The start of a number, or too short: what is accepted, and no link to a wrong search.
+    for start in ("010-1234", "010"):
+        page = alice.client.get(f"/results/?recipient={start}").content.decode()
+        assert f"“{start}”은(는) 번호 전체가 아닙니다" in page and "끝자리가" not in page
     for whole in ("010-1234-5678", "5678"):  # a whole number, last four digits: no hint
         response = alice.client.get(f"/results/?recipient={whole}")
         assert len(response.context["page"].rows) == 1

@@ -292,8 +292,9 @@ class SendRequestFilter(PagedFilterSet):
     @property
     def number_hints(self) -> list[dict[str, str]]:
         """The numbers typed in part (neither a whole number nor its last four digits):
-        this list can find nothing by them, so the page says what it accepts and offers
-        the recipient history by their last four digits (what is typed, as typed)."""
+        this list can find nothing by them, so the page says what it accepts and, for the
+        end of a number (more than four digits, not starting with 0 as a number's start
+        does), offers the recipient history by its last four digits."""
         if not self.form.is_valid():
             return []
         hints = []
@@ -301,7 +302,10 @@ class SendRequestFilter(PagedFilterSet):
             digits = normalize_phone(typed)
             if len(digits) == ENDING_LENGTH or STORED.match(digits):
                 continue
-            ending = digits[-ENDING_LENGTH:] if len(digits) > ENDING_LENGTH else ""
+            # "010-1234" is the start of 010-1234-5678: its last four digits are not the
+            # number's, and would find other numbers.
+            is_end = len(digits) > ENDING_LENGTH and not digits.startswith("0")
+            ending = digits[-ENDING_LENGTH:] if is_end else ""
             history = self._history_url(ending) if ending else ""
             hints.append({"typed": typed, "ending": ending, "history_url": history})
         return hints

@@ -29,7 +29,8 @@ from ..models import Delivery, Export, Organization, SendRequest
 from ..pagination import paginate
 from ..periods import period_presets
 from .filters import DeliveryFilter, SendRequestFilter
-from .progress import LIVE_STATUSES, POLL_STEPS, next_poll, with_success_rate
+from .progress import next_poll, with_success_rate
+from .rows import send_row
 from .summary import from_sends_in_time, summarize
 
 # Counting stops here: the page says "1,000+" instead of paying for an exact COUNT(*).
@@ -99,9 +100,6 @@ def results(request: MemberRequest) -> HttpResponse:
     )
     context: dict[str, object] = {
         "filter": filterset,
-        # Rows of sends still moving refresh themselves (result_row), first after this long.
-        "live_statuses": LIVE_STATUSES,
-        "first_poll": POLL_STEPS[0],
         "period_presets": period_presets(timezone.localdate()),
         "retention_days": settings.RETENTION_DAYS,
         "export_form": ExportRequestForm(
@@ -184,12 +182,7 @@ def result_row(request: MemberRequest, pk: int) -> HttpResponse:
     """A send's row of the list, alone: what a row of a send still moving asks for by
     itself, until the send reaches a final state (progress.py)."""
     send = _get_send_worked_on(request, pk)
-    context = {
-        "send": send,
-        "poll": next_poll(send, request.GET),
-        "live_statuses": LIVE_STATUSES,
-    }
-    return render(request, "results/list.html#row", context)
+    return HttpResponse(send_row(send, poll=next_poll(send, request.GET)))
 
 
 @require_GET

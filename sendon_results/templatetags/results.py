@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -20,6 +21,15 @@ def thousands(value: int | None) -> str:
     """1,234,567: how Korean and English both group digits. humanize's intcomma does the
     same through the locale machinery, a noticeable cost on a 50-row page."""
     return "" if value is None else f"{value:,}"
+
+
+@register.simple_tag
+def send_row(send: SendRequest, filterset: Any) -> str:
+    """A row of the results list (results/rows.py); its link opens the send at the list's
+    result code, when the list is filtered by one."""
+    from ..results.rows import detail_query, send_row
+
+    return send_row(send, detail_query=detail_query(filterset))
 
 
 # Always shown on a send's bar; the others only when some of its messages are in them.

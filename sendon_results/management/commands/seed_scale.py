@@ -135,8 +135,12 @@ SELECT %(organization)s, 'scale-' || %(organization)s || '-' || lpad(g::text, 8,
          WHEN status = 'cancelled'
          THEN at + interval '2 hours' + interval '10 minutes' * floor(r_scheduled * 420) END,
     fallback, status,
-    CASE WHEN status = 'failed'
-         THEN (%(reasons)s::text[])[1 + floor(r_fail * %(reasons_n)s)::int] ELSE '' END,
+    -- A reason that fits the send: fallback points only where there is a fallback text,
+    -- the calling number only where one is used (texts; KakaoTalk falling back to one).
+    CASE WHEN status <> 'failed' THEN ''
+         WHEN fallback AND r_fail < 0.5 THEN %(fallback_points)s
+         WHEN fallback OR NOT kakao THEN %(calling_number)s
+         ELSE %(points)s END,
     price * (recipients - by_text) + text_price * by_text, price * (failures + cancelled),
     recipients, successes, failures, sending, waiting, cancelled, '', now(), now()
 FROM fallen
@@ -327,8 +331,9 @@ class Command(BaseCommand):
                         "kakao_s": len(kakao),
                         "live": [status.value for status in LIVE_STATUSES],
                         "live_n": len(LIVE_STATUSES),
-                        "reasons": list(FAILURE_REASONS),
-                        "reasons_n": len(FAILURE_REASONS),
+                        "fallback_points": FAILURE_REASONS["fallback_points"],
+                        "calling_number": FAILURE_REASONS["calling_number"],
+                        "points": FAILURE_REASONS["points"],
                         **bodies,
                     },
                 )
