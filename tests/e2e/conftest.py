@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -35,3 +36,14 @@ def page(browser: Browser) -> Iterator[Page]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+def wait_until(page: Page, expression: str, timeout: float = 10.0) -> None:
+    """Waits for a JavaScript expression to be true, asking from here: Playwright's
+    wait_for_function polls with a function it makes from the string inside the page,
+    which the console's Content-Security-Policy (no 'unsafe-eval') refuses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never true: {expression}")
+        page.wait_for_timeout(50)

@@ -10,6 +10,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from sendon_results.models import Membership
 from tests.conftest import Account
+from tests.e2e.conftest import wait_until
 from tests.e2e.test_browse import sign_in
 from tests.factories import MembershipFactory, make_send
 
@@ -72,7 +73,7 @@ def test_injected_inline_code_is_blocked_and_the_pages_raise_no_violation(page: 
             document.head.appendChild(style);
         }"""
     )
-    page.wait_for_function("() => window.__violations.length >= 3")
+    wait_until(page, "window.__violations.length >= 3")
     assert page.evaluate("() => [window.__injected, window.__handler, window.__pwned]") == [
         None,
         None,

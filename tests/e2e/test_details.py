@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from sendon_results.models import SendRequest
 from tests.conftest import Account
+from tests.e2e.conftest import wait_until
 from tests.factories import SenderProfileFactory, make_send
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -66,7 +67,7 @@ def test_the_header_stays_in_sight_and_a_row_opens_its_send(page: Page, live_ser
     page.goto(f"{live_server.url}/results/")
     expect(page.locator(".table-wrap")).to_have_class(re.compile(r"\bfits\b"))
     page.mouse.wheel(0, 1500)
-    page.wait_for_function("window.scrollY > 1000")
+    wait_until(page, "window.scrollY > 1000")
     header = page.locator("table.results-table thead th").first
     box = header.bounding_box()
     assert box is not None and -1 <= box["y"] <= 1, box
