@@ -8,8 +8,8 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
+from django.db.models import QuerySet, Sum
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,7 +25,7 @@ from ..accounts.roles import Permission, may
 from ..exports import failed
 from ..exports.forms import ExportRequestForm
 from ..exports.views import CONTENT_TYPES, export_notice_for
-from ..models import Delivery, Export, Organization, SendRequest
+from ..models import Delivery, Export, Organization, SendRequest, SendTally
 from ..pagination import paginate
 from ..periods import period_presets
 from .filters import DeliveryFilter, SendRequestFilter
@@ -301,18 +301,19 @@ def _back_to_send(request: MemberRequest, send: SendRequest) -> HttpResponse:
 
 
 def _expiring_soon(organization: Organization) -> dict[str, object] | None:
-    """How many sends the purge deletes within WARNING_DAYS, to offer their export."""
-    until = retention.soon_deleted_until(timezone.localdate())
-    query = SendRequestFilter.query(requested_to=until)
-    soon = SendRequestFilter(QueryDict(query), organization=organization)
-    if not soon.is_valid():  # the whole window ends within WARNING_DAYS
+    """How many sends the purge deletes within WARNING_DAYS, to offer their export: summed
+    from the daily tallies of the days still kept up to the last of those (counting the
+    sends themselves was 2 ms of every list page)."""
+    today = timezone.localdate()
+    first, until = retention.oldest_kept_day(today), retention.soon_deleted_until(today)
+    if until < first:  # the whole window ends within WARNING_DAYS
         return None
-    count, capped = bounded_count(soon.qs)
+    days = SendTally.objects.filter(organization=organization, day__range=(first, until))
+    count = days.aggregate(sends=Sum("sends"))["sends"] or 0
     if not count:
         return None
     return {
         "count": count,
-        "capped": capped,
-        "query": query,
+        "query": SendRequestFilter.query(requested_to=until),
         "days": retention.WARNING_DAYS,
     }

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Iterable
+from html import escape
 from typing import Any
 
 from django import template
+from django.forms import BoundField
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from ..masking import mask_name, mask_phone
 from ..models import Channel, Delivery, SendRequest, Source
@@ -37,48 +42,43 @@ ALWAYS_SHOWN = ("success", "failure")
 
 
 @register.simple_tag
-def outcome_counts(send: SendRequest) -> str:
+def outcome_counts(send: SendRequest) -> SafeString:
     """A send's outcomes (success / failure, and sending / waiting / cancelled where there
     are any): a proportional bar and the numbers.
 
-    Built here rather than in a template: it is on every row of the list, and as an
-    included template it was a quarter of the page's rendering time.
+    Built here rather than in a template, and with the standard library's escaping rather
+    than format_html: it is on every row of the list (50 a page), where a template was a
+    quarter of the page and format_html's per-argument checks still 3.5 ms.
     """
     counts = send.outcome_counts()
-    labels = {value: str(label) for value, label in Delivery.Status.choices}
+    labels = outcome_labels(get_language())
     bar = ""
     if send.recipient_count:
         # Widths as classes (app.css .pct-0 … .pct-100): the Content-Security-Policy
         # refuses style attributes. A whole percent is finer than the bar's pixels.
         widths = whole_percentages(counts, send.recipient_count)
-        bar = format_html_join(
-            "",
-            '<span class="seg {} pct-{}"></span>',
-            ((outcome, width) for outcome, width in widths.items() if width),
+        bar = "".join(
+            f'<span class="seg {outcome} pct-{width}"></span>'
+            for outcome, width in widths.items()
+            if width
         )
     shown = [o for o, count in counts.items() if o in ALWAYS_SHOWN or count]
-    numbers = format_html_join(
-        "\n",
-        '<span class="n {}{}" title="{}">{} {}</span>',
-        (
-            (
-                outcome,
-                " nonzero" if outcome == "failure" and counts[outcome] else "",
-                labels[outcome],
-                labels[outcome],
-                thousands(counts[outcome]),
-            )
-            for outcome in shown
-        ),
+    numbers = "\n".join(
+        f'<span class="n {outcome}{" nonzero" if outcome == "failure" and counts[outcome] else ""}"'
+        f' title="{labels[outcome]}">{labels[outcome]} {counts[outcome]:,}</span>'
+        for outcome in shown
     )
     summary = ", ".join(f"{labels[outcome]} {counts[outcome]:,}" for outcome in shown)
-    return format_html(
-        '<div class="outcomes"><div class="outcome-bar" role="img" aria-label="{}">{}</div>'
-        '<div class="outcome-numbers">{}</div></div>',
-        summary,
-        bar,
-        numbers,
+    return mark_safe(  # every text in it is an escaped label or a number
+        f'<div class="outcomes"><div class="outcome-bar" role="img" aria-label="{summary}">'
+        f'{bar}</div><div class="outcome-numbers">{numbers}</div></div>'
     )
+
+
+@functools.cache
+def outcome_labels(language: str | None) -> dict[str, str]:
+    """The outcomes' labels in one language, escaped for HTML, translated once."""
+    return {value: escape(str(label)) for value, label in Delivery.Status.choices}
 
 
 def whole_percentages(counts: dict[str, int], total: int) -> dict[str, int]:
@@ -142,6 +142,19 @@ def status_label(value: str) -> str:
 @register.filter
 def source_label(value: str) -> str:
     return str(Source(value).label)
+
+
+@register.filter
+def chips(field: BoundField) -> list[tuple[str, str, str, bool]]:
+    """A multiple-choice field's boxes as (id, value, label, ticked), the ids those of
+    Django's CheckboxSelectMultiple: its subwidgets build every box's whole context, 3 ms
+    for the list's thirty chips."""
+    ticked = {str(value) for value in field.value() or []}
+    choices: Iterable[tuple[object, object]] = getattr(field.field, "choices", ())
+    return [
+        (f"{field.auto_id}_{index}", str(value), str(label), str(value) in ticked)
+        for index, (value, label) in enumerate(choices)
+    ]
 
 
 @register.filter
