@@ -24,7 +24,7 @@ from scripts.stack import LoopbackPolicy
 
 SEND_LINK = re.compile(r'href="/results/(\d+)/"')
 NEXT_LINK = re.compile(r'<a href="([^"]+)" rel="next">')
-SENDER_OPTION = re.compile(r'<option value="(\d+)"')
+SENDER_OPTION = re.compile(r'name="sender" value="(\d+)"')  # the sender filter's chips
 SESSIONS = json.loads(Path(os.environ["LOAD_SESSIONS"]).read_text())
 _next_session = itertools.count()
 
