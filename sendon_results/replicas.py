@@ -95,11 +95,6 @@ def answering(alias: str, *, again: bool = False) -> bool:
     return True
 
 
-def reading() -> str | None:
-    """The replica this context reads from, or None for the primary."""
-    return _reading.get()
-
-
 @contextmanager
 def reads_from(alias: str | None) -> Iterator[None]:
     """Reads in this block go to `alias` (None: the primary)."""
