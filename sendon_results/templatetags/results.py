@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
 from ..masking import mask_name, mask_phone
-from ..models import Channel, Delivery, SendRequest, Source
+from ..models import Channel, Delivery, SendRequest
 from ..phones import format_phone
 from ..result_codes import REQUEST_FAILED, Explanation, explain
 from ..retention import WARNING_DAYS, deletion_day
@@ -127,8 +127,7 @@ def is_request_failure(code: str) -> bool:
     return code == REQUEST_FAILED
 
 
-# Labels of a row's choices; get_FOO_display() rebuilds a dict of all the choices on each
-# call, three times a row on the list page.
+# Labels of choices; get_FOO_display() rebuilds a dict of all the choices on each call.
 @register.filter
 def channel_label(value: str) -> str:
     return str(Channel(value).label) if value in Channel.values else value
@@ -137,11 +136,6 @@ def channel_label(value: str) -> str:
 @register.filter
 def status_label(value: str) -> str:
     return str(SendRequest.Status(value).label)
-
-
-@register.filter
-def source_label(value: str) -> str:
-    return str(Source(value).label)
 
 
 @register.filter
