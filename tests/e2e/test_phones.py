@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from sendon_results.models import Export, SendRequest, Statement
 from tests.conftest import Account
+from tests.e2e.test_details import sign_in
 from tests.factories import make_send
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -29,14 +30,6 @@ def phone(browser: Browser) -> Iterator[Page]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
-
-
-def sign_in(page: Page, base_url: str, account: Account) -> None:
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("아이디").fill(account.user.username)
-    page.get_by_label("비밀번호").fill("password-123")
-    page.get_by_label("비밀번호").press("Enter")
-    expect(page).to_have_url(re.compile(r"/dashboard/$"))
 
 
 def assert_no_sideways_scroll(page: Page) -> None:
