@@ -78,11 +78,25 @@ class SendRequestAdmin(ReportedByThePlatform):
 class DeliveryAdmin(ReportedByThePlatform):
     # A list shows many people's numbers at once: masked there (and in the titles and log,
     # Delivery.__str__); a delivery opened by its exact number or id shows it in full.
-    list_display = ["masked_recipient", "status", "result_code", "final_channel", "completed_at"]
-    list_filter = ["status"]
+    list_display = [
+        "masked_recipient",
+        "status",
+        "result_code",
+        "final_channel",
+        "requested_at",
+        "completed_at",
+    ]
+    # A period of requested_at (today, the past 7 days, this month…) names its months'
+    # partitions on PostgreSQL. No date_hierarchy: its year links take DISTINCT over every
+    # delivery. Ordered by -pk, Django's default, which the primary key's index serves; no
+    # index starts with requested_at, so ordering by it would sort every delivery.
+    list_filter = ["status", "requested_at"]
     # Exact lookups only: a LIKE over every delivery would scan the whole table.
     search_fields = ["=recipient", "=external_id", "=send_request__external_id"]
     raw_id_fields = ["send_request", "organization"]
+    # The send's, copied when the delivery was recorded: never edited on its own.
+    readonly_fields = ["requested_at"]
+    sortable_by = ["masked_recipient", "status", "result_code", "final_channel", "completed_at"]
     show_full_result_count = False
 
     @admin.display(description=_("recipient"), ordering="recipient")

@@ -24,6 +24,24 @@ def statement_fonts(app_configs: Any, **kwargs: Any) -> list[Error]:
     ]
 
 
+@register()
+def korea_time(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """PostgreSQL keeps sends in Korea-time months (migration 0024) and the purge drops a
+    month with the daily tallies of its days, which are days of TIME_ZONE: the two must
+    be the same days."""
+    if "postgresql" not in str(settings.DATABASES["default"]["ENGINE"]):
+        return []
+    if settings.TIME_ZONE == "Asia/Seoul":
+        return []
+    return [
+        Error(
+            f"TIME_ZONE is {settings.TIME_ZONE!r}; on PostgreSQL it must be 'Asia/Seoul'.",
+            hint="The monthly partitions of sends are Korea-time months.",
+            id="sendon_results.E002",
+        )
+    ]
+
+
 @register(Tags.security, deploy=True)
 def shared_cache(app_configs: Any, **kwargs: Any) -> list[Warning]:
     """Sign-in throttling and the verification limit count in the cache: in a process's own

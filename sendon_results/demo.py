@@ -26,6 +26,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
+from . import partitions
 from .demo_content import (
     DENTAL_KINDS,
     NAMES,
@@ -340,7 +341,7 @@ def _seed_organization(
         stale = list(mine.filter(status__in=LIVE).select_for_update().only(*SEND_FIELDS))
         changes = tally_removed(stale) if stale else TallyChanges()
         if stale:
-            Delivery.objects.filter(send_request__in=stale).delete()
+            Delivery.objects.of_sends(stale).delete()
             SendRequest.objects.filter(pk__in=[send.pk for send in stale]).delete()
         have = set(mine.values_list("external_id", flat=True))
         built = [
@@ -350,12 +351,16 @@ def _seed_organization(
             for plan in plans
             if plan.external_id not in have
         ]
+        if built:
+            # Any month of the history: one the purge dropped, or one beat has not made.
+            partitions.ensure_since(min(send.requested_at for send, _ in built))
         SendRequest.objects.bulk_create([send for send, _ in built], batch_size=1000)
         deliveries = []
         for send, recipients in built:
             changes.send(send)
             for delivery in recipients:
                 delivery.send_request_id = send.pk
+                delivery.requested_at = send.requested_at
                 changes.delivery(send, delivery)
             deliveries += recipients
         _insert_deliveries(deliveries)
@@ -379,6 +384,7 @@ DELIVERY_COLUMNS = (
     "completed_at",
     "points_charged",
     "points_refunded",
+    "requested_at",
 )
 
 
@@ -402,6 +408,7 @@ def _insert_deliveries(deliveries: list[Delivery]) -> None:
             adapt(d.completed_at),
             d.points_charged,
             d.points_refunded,
+            adapt(d.requested_at),
         )
         for d in deliveries
     ]
@@ -682,6 +689,7 @@ def _deliveries(
         fields: list[Any] = [
             None,  # id
             None,  # send_request_id, known once the send is saved
+            None,  # requested_at, the send's, set with send_request_id
             organization_id,
             f"{send.external_id}-{i:05d}",
             number,

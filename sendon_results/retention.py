@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from . import partitions
 from .dates import day_start
 from .models import (
     AccessEvent,
@@ -101,6 +102,8 @@ class PurgeResult:
     sends: int = 0
     deliveries: int = 0
     files: int = 0
+    # Months whose partitions were dropped whole (PostgreSQL), their rows counted above.
+    months: list[dt.date] = field(default_factory=list)
     pending_results: int = 0  # results whose send never came
     access_events: int = 0  # of the access record, older than AUDIT_RETENTION_DAYS
     per_organization: dict[str, dict[str, int]] = field(
@@ -124,18 +127,34 @@ def purge_expired(
         limit = cutoff(now)
         result = PurgeResult(limit)
         log = PurgeLog.objects.create(started_at=timezone.now(), cutoff=limit, dry_run=dry_run)
+        # Whole expired months first, each dropped at once (PostgreSQL); the batches then
+        # delete what is left, the sends of the month the cutoff falls in.
+        dropped = partitions.drop_expired(limit, dry_run=dry_run)
+        _count_dropped(result, dropped)
+        # In a dry run the dropped months still hold their rows, counted already.
+        kept_from = max((month.end for month in dropped), default=None)
+        # A month whose drop stopped half way is the next run's to finish, not the batches'.
+        skipped = [
+            (partitions.month_start(month), partitions.month_start(partitions.next_month(month)))
+            for month in partitions.unfinished(limit)
+        ]
         batches = 0
         for organization in Organization.objects.order_by("id"):
-            expired = SendRequest.objects.for_org(organization).filter(requested_at__lt=limit)
+            expired = _skipping(
+                SendRequest.objects.for_org(organization).filter(requested_at__lt=limit), skipped
+            )
+            if dry_run and kept_from is not None:
+                expired = expired.filter(requested_at__gte=kept_from)
             counts = result.per_organization[organization.name]
             if dry_run:
                 totals = expired.aggregate(sends=Count("id"), deliveries=Sum("recipient_count"))
-                counts["sends"], counts["deliveries"] = totals["sends"], totals["deliveries"] or 0
+                counts["sends"] += totals["sends"]
+                counts["deliveries"] += totals["deliveries"] or 0
             else:
                 for low, high in _id_ranges(expired, batch_size):
                     if max_batches is not None and batches >= max_batches:
                         break
-                    sends, deliveries = _delete_range(organization, limit, low, high)
+                    sends, deliveries = _delete_range(organization, limit, low, high, skipped)
                     counts["sends"] += sends
                     counts["deliveries"] += deliveries
                     batches += 1
@@ -156,6 +175,12 @@ def purge_expired(
         log.completed = max_batches is None or batches < max_batches
         log.finished_at = timezone.now()
         log.save()
+    if result.months:
+        logger.info(
+            "purge%s: the partitions of %s",
+            " (dry run)" if dry_run else "",
+            ", ".join(f"{month:%Y-%m}" for month in result.months),
+        )
     for name, counts in result.per_organization.items():
         logger.info("purge%s %s: %s", " (dry run)" if dry_run else "", name, counts)
     if result.pending_results:
@@ -172,6 +197,19 @@ def purge_expired(
             settings.AUDIT_RETENTION_DAYS,
         )
     return result
+
+
+def _count_dropped(result: PurgeResult, dropped: list[partitions.DroppedMonth]) -> None:
+    """What the dropped months held, into the result's counts per organization."""
+    if not dropped:
+        return
+    names = dict(Organization.objects.values_list("id", "name"))
+    for month in dropped:
+        result.months.append(month.month)
+        for kind, counted in (("sends", month.sends), ("deliveries", month.deliveries)):
+            for organization_id, count in counted.items():
+                name = names.get(organization_id, str(organization_id))
+                result.per_organization[name][kind] += count
 
 
 def access_record_cutoff(now: dt.datetime) -> dt.datetime:
@@ -247,29 +285,53 @@ def _id_ranges(expired: QuerySet[SendRequest], batch_size: int) -> Iterator[tupl
         last_id = high
 
 
+def _skipping(
+    sends: QuerySet[SendRequest], skipped: list[tuple[dt.datetime, dt.datetime]]
+) -> QuerySet[SendRequest]:
+    """The sends but those requested in any of the skipped [start, end) spans."""
+    for start, end in skipped:
+        sends = sends.exclude(requested_at__gte=start, requested_at__lt=end)
+    return sends
+
+
 def _delete_range(
-    organization: Organization, limit: dt.datetime, low: int, high: int
+    organization: Organization,
+    limit: dt.datetime,
+    low: int,
+    high: int,
+    skipped: list[tuple[dt.datetime, dt.datetime]],
 ) -> tuple[int, int]:
-    """One transaction: the expired sends with ids in [low, high] and their deliveries.
+    """One transaction: the expired sends with ids in [low, high] and their deliveries,
+    but those requested in a skipped span (a month whose drop is unfinished).
 
     Plain DELETEs, not Model.delete(): the ORM would load every send to cascade by hand.
     The cutoff is checked again here, so a send that is not expired is never touched."""
+    # In the database's own form of a datetime (UTC text on SQLite), as the ORM would.
+    moment = connection.ops.adapt_datetimefield_value
     sends = f"""
         FROM {SendRequest._meta.db_table}
         WHERE organization_id = %s AND requested_at < %s AND id BETWEEN %s AND %s"""
-    # In the database's own form of a datetime (UTC text on SQLite), as the ORM would.
-    params = [organization.pk, connection.ops.adapt_datetimefield_value(limit), low, high]
-    expired = SendRequest.objects.filter(
-        organization=organization, requested_at__lt=limit, id__range=(low, high)
+    params = [organization.pk, moment(limit), low, high]
+    for start, end in skipped:
+        sends += " AND NOT (requested_at >= %s AND requested_at < %s)"
+        params += [moment(start), moment(end)]
+    expired = _skipping(
+        SendRequest.objects.filter(
+            organization=organization, requested_at__lt=limit, id__range=(low, high)
+        ),
+        skipped,
     )
     with transaction.atomic(), connection.cursor() as cursor:
         # Locked first, in id order as ingest locks them: a result for one of these sends
         # either comes before the tallies are read or waits, and finds it gone.
         locked = expired.select_for_update().order_by("id").only(*SEND_FIELDS)
         tally_removed(list(locked)).save()
+        # Bounded by the deliveries' own requested_at too: PostgreSQL then reads only the
+        # months before the cutoff (after the drops, the one it falls in).
         cursor.execute(
-            f"DELETE FROM {Delivery._meta.db_table} WHERE send_request_id IN (SELECT id {sends})",
-            params,
+            f"DELETE FROM {Delivery._meta.db_table} "
+            f"WHERE requested_at < %s AND send_request_id IN (SELECT id {sends})",
+            [params[1], *params],
         )
         deliveries = cursor.rowcount
         cursor.execute(f"DELETE {sends}", params)

@@ -328,6 +328,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sendon_results.tasks.purge_expired",
         "schedule": crontab(hour=4, minute=0),
     },
+    # Sends' and deliveries' months three ahead (PostgreSQL); a writer that meets a
+    # month still missing makes it itself.
+    "ensure-partitions": {
+        "task": "sendon_results.tasks.ensure_partitions",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 # A long export must not be handed to a second worker while the first still works on it.
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -135,7 +135,8 @@ class TallyChanges:
         """Count every delivery of the send as the database holds them now: one grouped
         read of its deliveries, for changes made with UPDATE rather than row by row."""
         rows = (
-            send.deliveries.order_by()
+            Delivery.objects.of_send(send)
+            .order_by()
             .values_list("final_channel", "status", "result_code", "carrier")
             .annotate(Count("id"), Sum("points_charged"), Sum("points_refunded"))
         )
@@ -215,7 +216,7 @@ def tally_removed(sends: list[SendRequest]) -> TallyChanges:
     for send in sends:
         changes.send(send, -1)
     rows = (
-        Delivery.objects.filter(send_request_id__in=list(by_id))
+        Delivery.objects.of_sends(sends)
         .order_by()
         .values_list("send_request_id", *DELIVERY_KEY[4:])
         .annotate(Count("id"), Sum("points_charged"), Sum("points_refunded"))
@@ -260,11 +261,17 @@ def tally_of_sends(sends: QuerySet[SendRequest]) -> TallyChanges:
     )
     for row in send_rows:
         _add(changes.sends[tuple(row[: len(SEND_KEY)])], row[len(SEND_KEY) :], 1)
+    # The deliveries of the sends' months only, and each one's day from its own copy of
+    # the send's requested_at (PostgreSQL prunes on the delivery's column, not the send's).
+    span = sends.aggregate(first=Min("requested_at"), last=Max("requested_at"))
+    if span["first"] is None:
+        return changes
     delivery_rows = (
         Delivery.objects.filter(send_request__in=sends.values("id"))
+        .requested_within(span["first"], span["last"])
         .order_by()
         .annotate(
-            day=TruncDate("send_request__requested_at", tzinfo=zone),
+            day=TruncDate("requested_at", tzinfo=zone),
             sender_id=F("send_request__sender_id"),
             channel=F("send_request__channel"),
         )

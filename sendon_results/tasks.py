@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
-from . import jobs, retention
+from . import jobs, partitions, retention
 from .exports.requests import run_export as build_export
 from .models import Confirmation, Export, Job, Statement
 
@@ -168,3 +168,10 @@ def purge_expired() -> dict[str, int]:
     except retention.PurgeAlreadyRunning:
         return {"skipped": 1}
     return {"sends": result.sends, "deliveries": result.deliveries, "files": result.files}
+
+
+@shared_task
+def ensure_partitions() -> list[str]:
+    """Make this month's partitions and the next months' ahead of their first rows (beat,
+    03:30 Korea time); see partitions.ensure_ahead. Returns the months made."""
+    return [f"{month:%Y-%m}" for month in partitions.ensure_ahead()]

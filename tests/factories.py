@@ -8,6 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from sendon_results import partitions
 from sendon_results.models import (
     Delivery,
     Membership,
@@ -64,6 +65,12 @@ class SendRequestFactory(factory.django.DjangoModelFactory):
     sender = factory.LazyAttribute(lambda o: SenderProfileFactory(organization=o.organization))
     body = "[테스트] 안녕하세요"
     status = SendRequest.Status.COMPLETED
+
+    @classmethod
+    def _create(cls, model_class: type[SendRequest], *args: object, **kwargs: object) -> object:
+        # Any month, on PostgreSQL: one ahead of those made, or one the purge dropped.
+        partitions.ensure_month(kwargs["requested_at"])  # type: ignore[arg-type]
+        return super()._create(model_class, *args, **kwargs)
 
 
 def make_send(

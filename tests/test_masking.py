@@ -552,7 +552,8 @@ def test_the_search_by_last_four_digits_reads_its_index(world):
             sql, params = sends.values("id").query.sql_with_params()
             cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         plan = "\n".join(str(row) for row in cursor.fetchall())
-    assert "delivery_org_recipient_end" in plan, plan
+    # PostgreSQL names each month's copy of the index after its columns.
+    assert "delivery_org_recipient_end" in plan or "organization_id_right" in plan, plan
 
 
 # --- Exports with full numbers ------------------------------------------------------------

@@ -354,3 +354,95 @@ def test_an_install_with_history_gets_its_tallies_counted(migrate_to):
     ]
     migrate_to([(APP, "0022_confirmation")])  # and back: the tables empty again
     assert not SendTally.objects.exists()
+
+
+BEFORE_PARTITIONS = [(APP, "0023_count_tallies")]
+AFTER_PARTITIONS = [(APP, "0024_monthly_partitions")]
+
+
+def test_sends_of_three_months_keep_ids_rows_and_sequences_in_monthly_partitions(migrate_to):
+    old = migrate_to(BEFORE_PARTITIONS)
+    Organization = old.get_model(APP, "Organization")
+    SenderProfile = old.get_model(APP, "SenderProfile")
+    SendRequest = old.get_model(APP, "SendRequest")
+    Delivery = old.get_model(APP, "Delivery")
+    organization = Organization.objects.create(name="old")
+    sender = SenderProfile.objects.create(organization=organization, kind="phone", value="021")
+    # The last one at 00:00 on the 1st in Korea: a send of December, though UTC says November.
+    moments = [
+        dt.datetime(2026, 9, 15, 3, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 10, 31, 14, 59, 59, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 30, 15, 0, tzinfo=dt.UTC),
+    ]
+    sends = {}
+    for i, moment in enumerate(moments):
+        send = SendRequest.objects.create(
+            organization=organization,
+            external_id=f"send-{i}",
+            requested_at=moment,
+            source="api",
+            channel="sms",
+            sender=sender,
+            body="본문",
+            status="completed",
+            recipient_count=2,
+            success_count=2,
+        )
+        for j in range(2):
+            Delivery.objects.create(
+                send_request=send,
+                organization=organization,
+                external_id=f"{send.external_id}-{j}",
+                recipient=f"0101234000{j}",
+                status="success",
+                final_channel="sms",
+            )
+        sends[send.pk] = moment
+    deliveries = dict(Delivery.objects.values_list("pk", "send_request_id"))
+
+    new = migrate_to(AFTER_PARTITIONS)
+    SendRequest = new.get_model(APP, "SendRequest")
+    Delivery = new.get_model(APP, "Delivery")
+    assert dict(SendRequest.objects.values_list("pk", "requested_at")) == sends
+    assert dict(Delivery.objects.values_list("pk", "send_request_id")) == deliveries
+    assert {d.pk: d.requested_at for d in Delivery.objects.all()} == {
+        pk: sends[send] for pk, send in deliveries.items()
+    }
+    # New rows take the next ids, as before.
+    later = SendRequest.objects.create(
+        organization_id=organization.pk,
+        external_id="later",
+        requested_at=moments[-1],
+        source="api",
+        channel="sms",
+        sender_id=sender.pk,
+        body="본문",
+        status="completed",
+    )
+    assert later.pk == max(sends) + 1
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT external_id, tableoid::regclass::text FROM sendon_results_sendrequest "
+                "ORDER BY id"
+            )
+            assert cursor.fetchall() == [
+                ("send-0", "sendon_results_sendrequest_p2026_09"),
+                ("send-1", "sendon_results_sendrequest_p2026_10"),
+                ("send-2", "sendon_results_sendrequest_p2026_12"),
+                ("later", "sendon_results_sendrequest_p2026_12"),
+            ]
+            cursor.execute(
+                "SELECT DISTINCT tableoid::regclass::text FROM sendon_results_delivery ORDER BY 1"
+            )
+            assert [table for (table,) in cursor.fetchall()] == [
+                "sendon_results_delivery_p2026_09",
+                "sendon_results_delivery_p2026_10",
+                "sendon_results_delivery_p2026_12",
+            ]
+
+    back = migrate_to(BEFORE_PARTITIONS)  # and back: the same rows in plain tables
+    assert dict(back.get_model(APP, "Delivery").objects.values_list("pk", "send_request_id")) == (
+        deliveries
+    )
+    assert back.get_model(APP, "SendRequest").objects.count() == len(sends) + 1

@@ -94,17 +94,26 @@ def test_pages_survive_the_extreme_moments_the_database_holds(
 ):
     """Rows written past the API, at the edges of what the database accepts: every page,
     export, statement and the purge still work."""
-    first = make_send(alice.organization, sender=alice.phone, outcomes=["success", "failure"])
-    last = make_send(alice.organization, sender=alice.phone, outcomes=["success", "sending"])
-    recent = make_send(alice.organization, sender=alice.phone, outcomes=["success"])
-    SendRequest.objects.filter(pk=first.pk).update(
-        requested_at=EARLIEST_MOMENT, scheduled_at=EARLIEST_MOMENT
+    latest = LATEST_MOMENT - dt.timedelta(microseconds=1)
+    # Requested then (in those months' partitions on PostgreSQL, counted in those days).
+    first = make_send(
+        alice.organization,
+        sender=alice.phone,
+        outcomes=["success", "failure"],
+        requested_at=EARLIEST_MOMENT,
+        scheduled_at=EARLIEST_MOMENT,
     )
+    last = make_send(
+        alice.organization,
+        sender=alice.phone,
+        outcomes=["success", "sending"],
+        requested_at=latest,
+        scheduled_at=latest,
+    )
+    recent = make_send(alice.organization, sender=alice.phone, outcomes=["success"])
     Delivery.objects.filter(send_request=first).update(
         sent_at=EARLIEST_MOMENT, completed_at=EARLIEST_MOMENT
     )
-    latest = LATEST_MOMENT - dt.timedelta(microseconds=1)
-    SendRequest.objects.filter(pk=last.pk).update(requested_at=latest, scheduled_at=latest)
     Delivery.objects.filter(send_request=last).update(sent_at=latest, completed_at=latest)
     for order in ("", "oldest"):
         response = alice.client.get("/results/", {"order": order})

@@ -214,7 +214,7 @@ def send_request_detail(
         if not position.is_valid():
             raise InvalidCursor(position.data.get("cursor", ""))
         page = paginate(
-            send.deliveries.all(),
+            Delivery.objects.of_send(send),
             key=("id",),
             descending=False,
             cursor=position.cleaned_data["cursor"],

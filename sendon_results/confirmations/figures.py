@@ -45,7 +45,7 @@ def collect_figures(confirmation: Confirmation) -> dict[str, Any]:
     }
     rows = list(
         deliveries.select_related("send_request__sender").order_by(
-            "send_request__requested_at", "send_request_id", "id"
+            "requested_at", "send_request_id", "id"
         )[:ROWS_LIMIT]
     )
     messages = sum(counts.values())

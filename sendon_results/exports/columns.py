@@ -104,7 +104,7 @@ DELIVERY_COLUMNS = [
     Column(_("Points refunded"), 11, kind="number"),
 ]
 DELIVERY_FIELDS = [
-    "send_request__requested_at",
+    "requested_at",  # the delivery's copy of its send's
     "send_request__channel",
     "send_request__source",
     "send_request__sender__kind",
@@ -255,7 +255,7 @@ class Cells:
     def delivery_sql(self, organization: Organization) -> list[Any]:
         """`delivery` as SQL expressions (PostgreSQL), column for column."""
         return [
-            wall_clock_sql("send_request__requested_at"),
+            wall_clock_sql("requested_at"),  # the delivery's copy of its send's
             label_sql("send_request__channel", self.channel),
             label_sql("send_request__source", self.source),
             self.sender_sql("send_request__sender_id", organization),

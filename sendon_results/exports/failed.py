@@ -89,7 +89,7 @@ class FailedExportForm(forms.Form):
 
 def failed_deliveries(send: SendRequest, *, code: str = "") -> DeliveryQuerySet:
     """The send's failed recipients (of `code`, when given), in the detail page's order."""
-    deliveries = Delivery.objects.filter(send_request=send, status=Delivery.Status.FAILURE)
+    deliveries = Delivery.objects.of_send(send).filter(status=Delivery.Status.FAILURE)
     if code:
         deliveries = deliveries.filter(result_code=code)
     return deliveries.order_by("id")

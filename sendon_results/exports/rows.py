@@ -78,12 +78,14 @@ def export_rows(export: Export) -> Rows:
             queryset=ordered,
             sql_cells=cells.send_sql(export.organization),
         )
-    deliveries = _deliveries_of(export, sends, filterset)
+    deliveries = _deliveries_of(export, sends, filterset, span["first"], span["last"])
     # The sends' counts cannot tell how many of their messages went to given numbers.
     total = (
         deliveries.count() if filterset.recipients or filterset.result_code else span["deliveries"]
     )
-    ordered = deliveries.order_by(*_ordering("send_request__", newest_first), "id")
+    # By the delivery's own copy of its send's requested_at, then its send: the sends'
+    # order, without reading the send for it.
+    ordered = deliveries.order_by(*_ordering("", newest_first, send="send_request_id"), "id")
     values = _in_send_order(export, sends.order_by(*_ordering("", newest_first)), filterset)
     return Rows(
         DELIVERY_COLUMNS,
@@ -112,10 +114,13 @@ def _in_send_order(
         of_send: dict[int, tuple[tuple[Any, ...], list[list[Any]]]] = {
             send_id: (tuple(send), []) for send_id, *send in chunk
         }
+        # The chunk's months only (SEND_PART starts with requested_at): PostgreSQL would
+        # otherwise probe every month's partition for each of these sends.
+        moments = [send[0] for send, _ in of_send.values()]
         deliveries = _narrowed(
             Delivery.objects.filter(
                 organization=export.organization, send_request_id__in=list(of_send)
-            ),
+            ).requested_within(min(moments), max(moments)),
             filterset,
         )
         for send_id, *delivery in deliveries.order_by("send_request_id", "id").values_list(
@@ -144,18 +149,26 @@ def _span(sends: QuerySet[SendRequest], outcomes: list[str]) -> dict[str, Any]:
     return span
 
 
-def _ordering(prefix: str, newest_first: bool) -> list[str]:
+def _ordering(prefix: str, newest_first: bool, send: str = "id") -> list[str]:
     sign = "-" if newest_first else ""
-    return [f"{sign}{prefix}requested_at", f"{sign}{prefix}id"]
+    return [f"{sign}{prefix}requested_at", f"{sign}{prefix}{send}"]
 
 
 def _deliveries_of(
-    export: Export, sends: QuerySet[SendRequest], filterset: SendRequestFilter
+    export: Export,
+    sends: QuerySet[SendRequest],
+    filterset: SendRequestFilter,
+    first: dt.datetime | None,
+    last: dt.datetime | None,
 ) -> DeliveryQuerySet:
-    """Deliveries of the filtered sends, narrowed as _narrowed says."""
+    """Deliveries of the filtered sends, requested from `first` to `last` (the sends'
+    earliest and latest: PostgreSQL reads those months' deliveries only), narrowed as
+    _narrowed says."""
     deliveries = Delivery.objects.filter(
         organization=export.organization, send_request__in=sends.order_by().values("id")
     )
+    if first is not None and last is not None:  # None: no sends, nor deliveries
+        deliveries = deliveries.requested_within(first, last)
     return _narrowed(deliveries, filterset)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -152,9 +153,9 @@ def apply_to_send(
     # No row locks here: every writer of a send's deliveries holds the send's row lock.
     deliveries = {
         d.external_id: d
-        for d in send.deliveries.filter(
-            external_id__in=[result["recipient_external_id"] for _, result in items]
-        ).only(*RESULT_FIELDS, "external_id", "points_charged")
+        for d in Delivery.objects.of_send(send)
+        .filter(external_id__in=[result["recipient_external_id"] for _, result in items])
+        .only(*RESULT_FIELDS, "external_id", "points_charged", "requested_at")
     }
     problems = [
         problem
@@ -256,20 +257,29 @@ SQL_TYPES = {
 
 
 def save_results(deliveries: list[Delivery]) -> None:
-    """Write the changed deliveries in one statement. On PostgreSQL an UPDATE … FROM
-    unnest(arrays): Django's bulk_update builds a CASE per field and row and took a second
-    for a batch of 1,000; one placeholder per value still cost a third of that in parsing."""
+    """Write the changed deliveries (loaded with their requested_at) in one statement. On
+    PostgreSQL an UPDATE … FROM unnest(arrays): Django's bulk_update builds a CASE per
+    field and row and took a second for a batch of 1,000; one placeholder per value still
+    cost a third of that in parsing."""
+    if not deliveries:
+        return
     if connection.vendor != "postgresql":
         Delivery.objects.bulk_update(deliveries, RESULT_FIELDS)
         return
-    columns = [[d.pk for d in deliveries]] + [
+    moments = [d.requested_at for d in deliveries]
+    columns: list[Any] = [[d.pk for d in deliveries], moments] + [
         [getattr(d, name) for d in deliveries] for name in SQL_TYPES
     ]
-    arrays = ", ".join(f"%s::{kind}[]" for kind in ["bigint", *SQL_TYPES.values()])
+    arrays = ", ".join(f"%s::{kind}[]" for kind in ["bigint", "timestamptz", *SQL_TYPES.values()])
     assignments = ", ".join(f"{name} = v.{name}" for name in SQL_TYPES)
+    # Each row's requested_at, and their range as constants: the planner then updates the
+    # months' partitions in that range only (one, for a send's results), not every month
+    # kept — 0.09 s instead of 0.65 s for 1,000 results.
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Delivery._meta.db_table} AS d SET {assignments} "
-            f"FROM unnest({arrays}) AS v(id, {', '.join(SQL_TYPES)}) WHERE d.id = v.id",
-            columns,
+            f"FROM unnest({arrays}) AS v(id, requested_at, {', '.join(SQL_TYPES)}) "
+            "WHERE d.id = v.id AND d.requested_at = v.requested_at "
+            "AND d.requested_at BETWEEN %s AND %s",
+            [*columns, min(moments), max(moments)],
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .. import partitions
 from ..models import Delivery, Organization, PendingResult, SenderProfile, SendRequest
 from ..tallies import TallyChanges
 from .errors import Conflict
@@ -24,6 +25,9 @@ def create_send(
     created, what became of the early results). Raises Conflict when the organization has
     another send under this external_id."""
     digest = content_hash(send)
+    # Before the send's own lock: a month not made yet (beat down for months) is made
+    # here, which locks both tables' parents until the call's transaction ends.
+    partitions.ensure_month(send["requested_at"])
     take_turns(organization=organization, external_ids=[send["external_id"]])
     existing = SendRequest.objects.filter(
         organization=organization, external_id=send["external_id"]

@@ -45,7 +45,8 @@ def change_status(*, send: SendRequest, status: str, reason: str) -> SendRequest
         changes.send(send, -1)
         changes.deliveries_of(send, -1)
         Outcome = Delivery.Status
-        waiting = send.deliveries.filter(status=Outcome.WAITING)
+        deliveries = Delivery.objects.of_send(send)
+        waiting = deliveries.filter(status=Outcome.WAITING)
         if status == SendRequest.Status.SENDING_NOW:
             _move_deliveries(send, waiting, Outcome.SENDING)
         elif status == SendRequest.Status.CANCELLED:
@@ -54,7 +55,7 @@ def change_status(*, send: SendRequest, status: str, reason: str) -> SendRequest
             unanswered = Q(status=Outcome.SENDING, carrier="", completed_at__isnull=True)
             _move_deliveries(
                 send,
-                send.deliveries.filter(Q(status=Outcome.WAITING) | unanswered),
+                deliveries.filter(Q(status=Outcome.WAITING) | unanswered),
                 Outcome.FAILURE,
                 refund=True,
                 result_code=REQUEST_FAILED,

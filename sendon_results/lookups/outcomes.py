@@ -1,9 +1,10 @@
 """Each number's last outcome in a period: the delivery of the latest send to it.
 
-Deliveries carry no requested_at: the send's is joined, and "latest" is the send's
-requested_at, then its id, then the delivery's id (a number twice in one send: the later
-row). Numbers go in chunks, each one query served by delivery_org_recipient
-(organization, recipient, send_request). On PostgreSQL `DISTINCT ON (recipient)` keeps
+"Latest" is the send's requested_at (the delivery's copy of it, which bounds the period
+too, so PostgreSQL reads the period's months only), then its id, then the delivery's id
+(a number twice in one send: the later row); the send is joined for its channel only.
+Numbers go in chunks, each one query served by delivery_org_recipient (organization,
+recipient, send_request). On PostgreSQL `DISTINCT ON (recipient)` keeps
 one row per number in the database; elsewhere (SQLite) the rows come ordered and the
 first of each number is kept here. `tests/test_lookups.py` keeps the two equal.
 """
@@ -27,7 +28,7 @@ FIELDS = (
     "recipient",
     "id",
     "send_request_id",
-    "send_request__requested_at",
+    "requested_at",
     "send_request__channel",
     "final_channel",
     "status",
@@ -72,10 +73,10 @@ def last_outcomes(
             Delivery.objects.filter(
                 organization=organization,
                 recipient__in=numbers[index : index + CHUNK],
-                send_request__requested_at__gte=start,
-                send_request__requested_at__lt=end,
+                requested_at__gte=start,
+                requested_at__lt=end,
             )
-            .order_by("recipient", "-send_request__requested_at", "-send_request_id", "-id")
+            .order_by("recipient", "-requested_at", "-send_request_id", "-id")
             .values_list(*FIELDS)
         )
         if distinct_on:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
@@ -100,11 +101,22 @@ class SendRequestQuerySet(models.QuerySet["SendRequest"]):
         return self.filter(condition)
 
     def with_recipient(
-        self, organization: Organization, numbers: list[str], endings: list[str] | None = None
+        self,
+        organization: Organization,
+        numbers: list[str],
+        endings: list[str] | None = None,
+        *,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
     ) -> SendRequestQuerySet:
         """Sends to any of these numbers (digits), or to a number ending in any of these
-        four digits."""
-        sends = Delivery.objects.filter(organization=organization).to_recipients(numbers, endings)
+        four digits. `start` and `end` ([start, end), either open) bound the deliveries
+        looked at, by their own requested_at: give this queryset's own period, so that
+        PostgreSQL reads the deliveries of its months only, not of every month kept."""
+        deliveries = Delivery.objects.filter(organization=organization).requested_between(
+            start, end
+        )
+        sends = deliveries.to_recipients(numbers, endings)
         return self.filter(id__in=sends.values("send_request_id"))
 
 
@@ -258,7 +270,8 @@ class SendRequest(models.Model):
         if not self.failure_count:
             return {"rows": [], "others": 0}
         rows = list(
-            self.deliveries.filter(status=Delivery.Status.FAILURE)
+            Delivery.objects.of_send(self)
+            .filter(status=Delivery.Status.FAILURE)
             .values("result_code", "final_channel")
             .annotate(count=models.Count("id"))
             .order_by("-count", "result_code", "final_channel")[:limit]
@@ -298,6 +311,49 @@ class RecipientEnding(Func):
 
 
 class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    def of_send(self, send: SendRequest) -> DeliveryQuerySet:
+        """This send's deliveries. Use it rather than `send.deliveries`: the month of the
+        send's requested_at names the one partition they are in (PostgreSQL), where the
+        send alone would have every kept month's partition looked into."""
+        return self.filter(send_request=send, requested_at=send.requested_at)
+
+    def of_sends(self, sends: Iterable[SendRequest]) -> DeliveryQuerySet:
+        """The deliveries of these sends, from the months between the first and the last."""
+        sends = list(sends)
+        if not sends:
+            return self.none()
+        moments = [send.requested_at for send in sends]
+        return self.filter(send_request__in=[send.pk for send in sends]).requested_within(
+            min(moments), max(moments)
+        )
+
+    def requested_within(self, first: dt.datetime, last: dt.datetime) -> DeliveryQuerySet:
+        """Deliveries of sends requested from `first` to `last`, both included: the
+        earliest and latest of a set of sends, whose months PostgreSQL then reads alone."""
+        return self.filter(requested_at__gte=first, requested_at__lte=last)
+
+    def requested_between(
+        self, start: dt.datetime | None, end: dt.datetime | None
+    ) -> DeliveryQuerySet:
+        """Deliveries of sends requested in [start, end), by their own copy of the send's
+        requested_at; either bound may be open."""
+        qs = self
+        if start is not None:
+            qs = qs.filter(requested_at__gte=start)
+        if end is not None:
+            qs = qs.filter(requested_at__lt=end)
+        return qs
+
+    def bulk_create(  # type: ignore[override]
+        self, objs: Iterable[Delivery], batch_size: int | None = None, **options: Any
+    ) -> list[Delivery]:
+        """Sets each delivery's requested_at from its send, as Delivery.save does."""
+        deliveries = list(objs)
+        for delivery in deliveries:
+            if delivery.requested_at is None:
+                delivery.requested_at = delivery.send_request.requested_at
+        return super().bulk_create(deliveries, batch_size, **options)  # type: ignore[arg-type,return-value]
+
     def to_recipients(
         self, numbers: list[str], endings: list[str] | None = None
     ) -> DeliveryQuerySet:
@@ -319,10 +375,21 @@ class Delivery(models.Model):
         WAITING = "waiting", pgettext_lazy("outcome", "Waiting")
         CANCELLED = "cancelled", pgettext_lazy("outcome", "Cancelled")
 
-    # Indexed by delivery_send_id below, which also serves the foreign key.
+    # Indexed by delivery_send_id below. No constraint of Django's: on PostgreSQL each
+    # month's deliveries reference that month's sends by (send_request_id, requested_at)
+    # (migration 0024), a key Django cannot declare. Deleting a send still deletes its
+    # deliveries (Django's cascade, as before).
     send_request = models.ForeignKey(
-        SendRequest, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+        SendRequest,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
+        db_constraint=False,
     )
+    # The send's requested_at, copied: PostgreSQL keeps deliveries in monthly partitions of
+    # it as it keeps sends, so a month of both goes at once and a send's deliveries are
+    # read from one month's partition. Set from the send when saved.
+    requested_at = models.DateTimeField(_("requested at"), editable=False)
     # Copied from the send so "which sends went to this number" is one index lookup
     # inside the organization, never a join across every organization's deliveries.
     organization = models.ForeignKey(
@@ -352,8 +419,11 @@ class Delivery(models.Model):
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
         constraints = [
+            # With requested_at, which every delivery of a send shares, so the same rows
+            # are unique: PostgreSQL wants the partition key in every unique index.
             models.UniqueConstraint(
-                fields=["send_request", "external_id"], name="delivery_external_id_unique"
+                fields=["send_request", "external_id", "requested_at"],
+                name="delivery_external_id_unique",
             ),
             models.CheckConstraint(
                 condition=_in_range("sent_at") & _in_range("completed_at"),
@@ -361,20 +431,28 @@ class Delivery(models.Model):
             ),
         ]
         indexes = [
-            # The detail page: one send's deliveries in id order, keyset on id.
-            models.Index(fields=["send_request", "id"], name="delivery_send_id"),
+            # The detail page: one send's deliveries in id order, keyset on id. With
+            # requested_at, which every query of a send's deliveries names (of_send): asked
+            # for both columns, PostgreSQL takes their rows as rarer than they are and would
+            # rather sort all of a big send's deliveries through another index.
+            models.Index(fields=["send_request", "requested_at", "id"], name="delivery_send_id"),
             # The detail page filtered by outcome (failures of a 10,000-recipient send).
-            models.Index(fields=["send_request", "status", "id"], name="delivery_send_status_id"),
-            # The list's recipient=… filter: sends of this organization to one number.
             models.Index(
-                fields=["organization", "recipient", "send_request"],
+                fields=["send_request", "requested_at", "status", "id"],
+                name="delivery_send_status_id",
+            ),
+            # The list's recipient=… filter: sends of this organization to one number.
+            # requested_at last in this index and the two below, so that a period (or the
+            # retention cutoff) on the deliveries is checked from the index alone too.
+            models.Index(
+                fields=["organization", "recipient", "send_request", "requested_at"],
                 name="delivery_org_recipient",
             ),
             # The list's code=… filter (sends with a recipient of that result code, often
             # with outcome=failure, linked from /failures/): the sends of this
             # organization with that code, from the index alone.
             models.Index(
-                fields=["organization", "result_code", "send_request"],
+                fields=["organization", "result_code", "send_request", "requested_at"],
                 name="delivery_org_code",
             ),
             # The recipient=5678 filter: sends of this organization to numbers ending in
@@ -387,6 +465,7 @@ class Delivery(models.Model):
                 RecipientEnding("recipient"),
                 F("send_request"),
                 F("recipient"),
+                F("requested_at"),
                 name="delivery_org_recipient_end",
             ),
         ]
@@ -394,3 +473,8 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         # Masked: the admin writes this into its log and its pages' titles.
         return f"{mask_phone(self.recipient)} {self.get_status_display()}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.requested_at is None:
+            self.requested_at = self.send_request.requested_at
+        super().save(*args, **kwargs)

@@ -1,11 +1,12 @@
 """The deliveries to one number (or to the numbers ending in four digits) in a period,
 newest first, a keyset page at a time; and, for an ending, which numbers it matched.
 
-Deliveries carry no requested_at: the send's is joined for the period and the order. The
-deliveries are found through delivery_org_recipient (a whole number) or
+The period and the order are by the delivery's own copy of its send's requested_at, so
+PostgreSQL reads the period's months of deliveries only and joins no send to filter or
+sort. The deliveries are found through delivery_org_recipient (a whole number) or
 delivery_org_recipient_end (four digits), a few hundred or thousand rows for a busy
-number, and PostgreSQL sorts just those by the send's time (measured in
-`manage.py bench_history`, README "Recipient history").
+number, and PostgreSQL sorts just those (measured in `manage.py bench_history`, README
+"Recipient history").
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import datetime as dt
 import string
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from ..dates import day_start
@@ -35,18 +36,16 @@ def deliveries_to(
 ) -> DeliveryQuerySet:
     """The organization's deliveries to `digits` (a whole number, or with `ending` the
     numbers ending in these four digits) whose send was requested from `start` to `end`
-    inclusive, Korea time, and is still kept; with `requested_at`, the send's."""
+    inclusive, Korea time, and is still kept."""
     deliveries = Delivery.objects.filter(organization=organization)
     found = deliveries.to_recipients([], [digits]) if ending else deliveries.to_recipients([digits])
     since = max(day_start(start), cutoff(timezone.now()))
-    # The send's organization too (the same as the delivery's): with it PostgreSQL can walk
-    # send_org_requested newest first and probe the recipient index per send, which a
-    # number in many sends needs (a seq scan of every send in the period without it).
-    return found.filter(
-        send_request__organization=organization,
-        send_request__requested_at__gte=since,
-        send_request__requested_at__lt=day_start(end + dt.timedelta(days=1)),
-    ).annotate(requested_at=F("send_request__requested_at"))
+    until = day_start(end + dt.timedelta(days=1))
+    # The same period on the sends joined for each row (the same moment, copied), so that
+    # PostgreSQL joins the period's months of sends, not every month kept.
+    return found.requested_between(since, until).filter(
+        send_request__requested_at__gte=since, send_request__requested_at__lt=until
+    )
 
 
 def page_of(deliveries: DeliveryQuerySet, cursor: Cursor | None, size: int | None = None) -> Page:
@@ -95,7 +94,7 @@ def _beyond(position: tuple[dt.datetime, int, int], *, descending: bool) -> Q:
 
 
 def _cursor_at(row: Delivery, direction: Direction) -> str:
-    at: dt.datetime = row.requested_at  # type: ignore[attr-defined]  # annotated
+    at = row.requested_at
     return Cursor(direction, (at.isoformat(), str(row.send_request_id), str(row.pk))).encode()
 
 
@@ -115,7 +114,7 @@ def numbers_matched(deliveries: DeliveryQuerySet) -> tuple[list[Number], bool]:
     grouped = list(
         deliveries.order_by()
         .values("recipient")
-        .annotate(deliveries=Count("id"), last=Max("send_request__requested_at"))
+        .annotate(deliveries=Count("id"), last=Max("requested_at"))
         .order_by("-last", "recipient")[: len(NUMBER_LABELS) + 1]
     )
     numbers = [

@@ -30,7 +30,7 @@ from ..phones import (
     is_typed_phone,
     normalize_phone,
 )
-from ..retention import kept
+from ..retention import cutoff, kept
 from .fields import (
     ManyValuesField,
     ManyValuesFilter,
@@ -225,6 +225,10 @@ class SendRequestFilter(PagedFilterSet):
         self.organization = organization
         if queryset is None:
             queryset = SendRequest.objects.for_org(self.organization)
+        # Taken before kept() takes its own: the clock only moves on, so this is never
+        # later than the list's cutoff, and bounding deliveries by it drops none of a send
+        # the list shows.
+        self.kept_since = cutoff(timezone.now())
         # The one retention rule, here so that every reader of the list (the page, the
         # API, exports when they run) shows the same sends: none from before the cutoff.
         # The clock of this run: an export asked yesterday and run today leaves out what
@@ -262,7 +266,9 @@ class SendRequestFilter(PagedFilterSet):
         search = recipient_search(value)
         if not search:
             return queryset
-        return queryset.with_recipient(self.organization, search.numbers, search.endings)
+        return queryset.with_recipient(
+            self.organization, search.numbers, search.endings, **self.delivery_period()
+        )
 
     def filter_code(
         self, queryset: SendRequestQuerySet, name: str, value: str
@@ -271,8 +277,22 @@ class SendRequestFilter(PagedFilterSet):
             return queryset
         # IN over the organization's deliveries of that code, which the index
         # delivery_org_code answers from the index alone: a semi-join, so no send repeats.
-        sends = Delivery.objects.filter(organization=self.organization, result_code=value)
+        sends = Delivery.objects.filter(
+            organization=self.organization, result_code=value
+        ).requested_between(**self.delivery_period())
         return queryset.filter(id__in=sends.values("send_request_id"))
+
+    def delivery_period(self) -> dict[str, dt.datetime | None]:
+        """The list's period as bounds on deliveries' own requested_at ({start, end}, for
+        requested_between): the sends it shows were requested in it, and so were their
+        deliveries, so PostgreSQL looks into those months' deliveries only. From the
+        retention cutoff at the earliest, as the list shows nothing older."""
+        data = self.form.cleaned_data
+        start = self.kept_since
+        if first := data.get("requested_from"):
+            start = max(start, day_start(first))
+        last = data.get("requested_to")
+        return {"start": start, "end": day_start(last + dt.timedelta(days=1)) if last else None}
 
     @property
     def result_code(self) -> str:

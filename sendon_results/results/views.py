@@ -154,7 +154,7 @@ def result_detail(request: MemberRequest, pk: int) -> HttpResponse:
         # choose (with a POST), never a side effect of following a link.
         switch = {"organization": send.organization, "next": request.get_full_path()}
         return render(request, "accounts/switch.html", switch)
-    filterset = DeliveryFilter(request.GET, queryset=send.deliveries.all())
+    filterset = DeliveryFilter(request.GET, queryset=Delivery.objects.of_send(send))
     context: dict[str, object] = {
         "send": send,
         "filter": filterset,

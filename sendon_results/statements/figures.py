@@ -37,9 +37,9 @@ def scope_filters(statement: Statement) -> dict[str, list[str]]:
     return saved
 
 
-def _sends(statement: Statement) -> QuerySet[SendRequest]:
-    """The statement's sends, through the results list's own FilterSet: a statement counts
-    the sends the list shows for the same period, sender and channel.
+def _filterset(statement: Statement) -> SendRequestFilter:
+    """The statement's sends (`.qs`), through the results list's own FilterSet: a statement
+    counts the sends the list shows for the same period, sender and channel.
 
     StatementForm checked the period when it was asked for (inside the window, not in the
     future, a year at most); the FilterSet's own check of the window is off for a saved
@@ -55,21 +55,25 @@ def _sends(statement: Statement) -> QuerySet[SendRequest]:
             gettext("The saved filter is not valid any more: %(errors)s")
             % {"errors": filterset.form.errors.as_text()}
         )
-    return filterset.qs
+    return filterset
 
 
 def collect_figures(statement: Statement) -> dict[str, Any]:
     """Everything the statement prints, as JSON-ready values, from the database now."""
     start, end = statement.period_from, statement.period_to
-    sends = _sends(statement)
+    filterset = _filterset(statement)
+    sends: QuerySet[SendRequest] = filterset.qs
     # One pass over the period's deliveries, grouped by Korea-time day, the send's channel,
     # the channel it went by and the outcome: every table of the statement adds these up.
+    # The period bounds the deliveries' own requested_at as well as the sends': PostgreSQL
+    # then reads the period's months of deliveries only.
     korea = timezone.get_current_timezone()
     grouped = (
         Delivery.objects.filter(
             organization=statement.organization, send_request__in=sends.values("id")
         )
-        .annotate(day=TruncDate("send_request__requested_at", tzinfo=korea))
+        .requested_between(**filterset.delivery_period())
+        .annotate(day=TruncDate("requested_at", tzinfo=korea))
         .values("day", "send_request__channel", "final_channel", "status")
         .annotate(
             messages=Count("id"), charged=Sum("points_charged"), refunded=Sum("points_refunded")

@@ -19,6 +19,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from ...benchmarks import LAST_LINK, NEXT_LINK, follow, plan, signed_in_client, time_url
+from ...dates import day_start
 from ...demo import DEMO_NUMBER
 from ...models import Confirmation, Delivery, Organization
 from ...recipients.history import deliveries_to
@@ -47,8 +48,10 @@ class Command(BaseCommand):
             transaction.set_rollback(True)  # leave the database as it was
 
     def _bench(self, repeat: int, number: str, days: int) -> None:
+        today = timezone.localdate()
+        start = today - timedelta(days=days - 1) if days else oldest_kept_day(today)
         busiest = (
-            Delivery.objects.filter(recipient=number)
+            Delivery.objects.filter(recipient=number, requested_at__gte=day_start(start))
             .values("organization")
             .annotate(n=Count("id"))
             .order_by("-n")
@@ -62,8 +65,6 @@ class Command(BaseCommand):
         if client is None:
             self.stderr.write("That organization has no members.")
             return
-        today = timezone.localdate()
-        start = today - timedelta(days=days - 1) if days else oldest_kept_day(today)
         period = f"requested_from={start.isoformat()}&requested_to={today.isoformat()}"
         kept = deliveries_to(organization, number, start, today, ending=False).count()
         ending = deliveries_to(organization, number[-4:], start, today, ending=True).count()
@@ -85,7 +86,7 @@ class Command(BaseCommand):
         queryset = (
             deliveries_to(organization, number, start, today, ending=False)
             .select_related("send_request__sender")
-            .order_by("-send_request__requested_at", "-send_request_id", "-id")[:51]
+            .order_by("-requested_at", "-send_request_id", "-id")[:51]
         )
         lines = plan(*queryset.query.sql_with_params())
         if lines:

@@ -30,6 +30,7 @@ from ...lookups.forms import PERIODS, period_bounds, period_instants
 from ...lookups.outcomes import last_outcomes
 from ...lookups.sheets import MAX_NUMBERS
 from ...models import Membership, Organization
+from ...retention import cutoff
 
 TOKEN = re.compile(r'name="lookup" value="([^"]+)"')
 
@@ -113,10 +114,11 @@ class Command(BaseCommand):
         """Half the organization's recipients (a sample of its deliveries), half not."""
         with connection.cursor() as cursor:
             sample = "TABLESAMPLE SYSTEM (1)" if connection.vendor == "postgresql" else ""
+            # Kept deliveries only: the months the lookup reads, not those awaiting the purge.
             cursor.execute(
                 f"SELECT DISTINCT recipient FROM sendon_results_delivery {sample} "
-                "WHERE organization_id = %s LIMIT %s",
-                [organization.pk, count // 2],
+                "WHERE organization_id = %s AND requested_at >= %s LIMIT %s",
+                [organization.pk, cutoff(timezone.now()), count // 2],
             )
             seeded = [row[0] for row in cursor.fetchall()]
         chance = random.Random(20260101)

@@ -12,6 +12,7 @@ organization that already holds its sends is left alone.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from typing import Any
@@ -19,11 +20,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
+from django.utils import timezone
 
+from ... import partitions
 from ...demo import (
     CARRIER_FAILURE_TEXT,
     DEMO_NUMBER,
     FAILURE_REASONS,
+    HISTORY_DAYS,
     KAKAO_BODIES,
     KAKAO_FAILURE_TEXT,
     LIVE_STATUSES,
@@ -156,7 +160,7 @@ DELIVERIES_SQL = """
 INSERT INTO sendon_results_delivery (
     send_request_id, organization_id, external_id, recipient, recipient_name, status,
     result_code, result_message, final_channel, carrier, sent_at, completed_at,
-    points_charged, points_refunded)
+    points_charged, points_refunded, requested_at)
 SELECT s.id, s.organization_id, s.external_id || '-' || lpad(i::text, 5, '0'),
     CASE WHEN i = 1 AND s.id %% 17 = 0 THEN %(demo_number)s
          ELSE '010' || lpad(floor(random() * 1e8)::bigint::text, 8, '0') END,
@@ -197,7 +201,8 @@ SELECT s.id, s.organization_id, s.external_id || '-' || lpad(i::text, 5, '0'),
          END,
     CASE WHEN i > s.success_count - t.by_text AND i <= t.succeeded
          THEN t.text_price ELSE t.price END,
-    CASE WHEN (i > t.succeeded AND i <= t.final) OR i > t.reserved THEN t.price ELSE 0 END
+    CASE WHEN (i > t.succeeded AND i <= t.final) OR i > t.reserved THEN t.price ELSE 0 END,
+    s.requested_at
 FROM sendon_results_sendrequest s
 CROSS JOIN LATERAL (
     SELECT s.channel IN ('alimtalk', 'friendtalk') AS kakao,
@@ -259,6 +264,8 @@ class Command(BaseCommand):
             raise CommandError("seed_scale generates rows inside PostgreSQL; set DATABASE_URL.")
         started = time.monotonic()
         ensure_demo_accounts()
+        # The 13 months' partitions, and the next's: the purge may have dropped the oldest.
+        partitions.ensure_since(timezone.now() - dt.timedelta(days=HISTORY_DAYS + 1))
         for name, brand, share in SHARES:
             organization = self._organization(name)
             target = round(sends * share)
