@@ -118,27 +118,40 @@ def pick(after: str | None = None) -> str | None:
     return None
 
 
+# How far behind the primary a replica is, in seconds: none when it has replayed all it
+# received, else the age of the last transaction it replayed (a replica whose replay
+# stalls, behind a long query or a recovery conflict, grows older while it receives on).
+LAG_SQL = """
+    SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'),
+           CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)
+           END
+"""
+
+
 def streaming(alias: str) -> bool:
     """Whether the replica's WAL receiver streams from the primary (a standby cut off from
-    it would serve an ever older copy); asked at most once a second by this process."""
+    it would serve an ever older copy) and its replay is at most REPLICA_MAX_LAG_SECONDS
+    behind; asked at most once a second by this process."""
     now = time.monotonic()
     checked = _streaming.get(alias)
     if checked is not None and checked[0] > now:
         return checked[1]
     try:
         with connections[alias].cursor() as cursor:
-            cursor.execute(
-                "SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')"
-            )
+            cursor.execute(LAG_SQL)
             row = cursor.fetchone()
     except DatabaseError:
         mark_down(alias)
         return False
-    receiving = bool(row and row[0])
+    receiving, lag = bool(row and row[0]), float(row[1] or 0) if row else 0.0
+    fresh = receiving and lag <= settings.REPLICA_MAX_LAG_SECONDS
     if not receiving:
         logger.warning("replica %s does not stream from the primary; not reading it", alias)
-    _streaming[alias] = (now + STREAMING_CHECK_SECONDS, receiving)
-    return receiving
+    elif not fresh:
+        logger.warning("replica %s replays %.0f s behind the primary; not reading it", alias, lag)
+    _streaming[alias] = (now + STREAMING_CHECK_SECONDS, fresh)
+    return fresh
 
 
 def caught_up(alias: str, position: str) -> bool:

@@ -169,7 +169,15 @@ for number, url in enumerate(envlist("DATABASE_REPLICA_URLS", ""), start=1):
     if not url.startswith(("postgres://", "postgresql://")):
         raise ImproperlyConfigured("DATABASE_REPLICA_URLS: replicas are PostgreSQL standbys")
     DATABASES[f"replica{number}"] = database_from_url(url) | {
-        "OPTIONS": {"connect_timeout": 2},
+        # TCP keepalives: a standby whose machine is gone is found out within about 25 s
+        # while a page waits on it, not at the operating system's two hours.
+        "OPTIONS": {
+            "connect_timeout": 2,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        },
         "TEST": {"MIRROR": "default"},
     }
 DATABASE_ROUTERS = ["sendon_results.replicas.ReplicaRouter"]
@@ -177,6 +185,9 @@ DATABASE_ROUTERS = ["sendon_results.replicas.ReplicaRouter"]
 # most: it reads the primary meanwhile, and any replica that has replayed it at once.
 REPLICA_PIN_SECONDS = envint("REPLICA_PIN_SECONDS", "60")
 REPLICA_RETRY_SECONDS = envint("REPLICA_RETRY_SECONDS", "30")
+# Pages do not read a replica whose replay is further behind the primary than this: its
+# list would miss that many seconds of sends and results.
+REPLICA_MAX_LAG_SECONDS = envint("REPLICA_MAX_LAG_SECONDS", "30")
 # How long a job waits for a replica to catch up with the moment it began, before it
 # reads the primary instead.
 REPLICA_CATCH_UP_SECONDS = envint("REPLICA_CATCH_UP_SECONDS", "5")

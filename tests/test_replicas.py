@@ -304,6 +304,32 @@ def wait_for(sql: str, expected: object) -> None:
 
 @needs_standby
 @on_both
+def test_a_standby_whose_replay_falls_behind_is_not_read_by_pages(standby, settings):
+    settings.REPLICA_MAX_LAG_SECONDS = 1
+    alice = Account("복제상사")
+    make_send(alice.organization, sender=alice.phone, body="[안내] 재생 전의 발송")
+    wait_for_replay()
+    on_standby("SELECT pg_wal_replay_pause()")
+    try:
+        # Received by the standby, not replayed: its copy grows older by the second.
+        make_send(alice.organization, sender=alice.phone, body="[안내] 재생을 기다리는 발송")
+        time.sleep(1.5)
+        replicas._streaming.clear()
+        with reads(standby) as replica:
+            response = alice.client.get("/results/")
+        assert "재생을 기다리는 발송" in response.content.decode()
+        assert not read_sends(replica)
+    finally:
+        resume_replay()
+    wait_for_replay()
+    replicas._streaming.clear()
+    with reads(standby) as replica:
+        alice.client.get("/results/")
+    assert read_sends(replica)
+
+
+@needs_standby
+@on_both
 def test_a_standby_cut_off_from_the_primary_is_not_read(standby):
     alice = Account("복제상사")
     make_send(alice.organization, sender=alice.phone, body="[안내] 끊긴 대기 서버")
