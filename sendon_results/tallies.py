@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -130,6 +130,26 @@ class TallyChanges:
             (1, delivery.points_charged, delivery.points_refunded),
             sign,
         )
+
+    def delivery_groups(
+        self, send: SendRequest, groups: Mapping[tuple[str, str, str, str], Sequence[Any]]
+    ) -> None:
+        """Add differences to the send's deliveries already summed by (final_channel,
+        status, result_code, carrier): (count, points charged, points refunded) each. A
+        batch of results sums its changes first, rather than two calls per delivery."""
+        day = self._day(send)
+        for (final_channel, status, code, carrier), values in groups.items():
+            key = (
+                send.organization_id,
+                day,
+                send.sender_id,
+                send.channel,
+                final_channel,
+                status,
+                code,
+                carrier,
+            )
+            _add(self.deliveries[key], values, 1)
 
     def deliveries_of(self, send: SendRequest, sign: int = 1) -> None:
         """Count every delivery of the send as the database holds them now: one grouped

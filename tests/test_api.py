@@ -176,6 +176,32 @@ def test_result_moments_and_refunds_are_checked(platform):
     assert not PendingResult.objects.exists()
 
 
+def test_a_value_repeated_in_a_batch_is_judged_the_same_each_time(platform):
+    """A batch's moments and amounts are parsed once each: a repeat of a wrong one is
+    named again, and an amount equal to a good one in another type is still judged by
+    its own (true is no amount)."""
+    post(platform, "/api/v1/send-requests", new_send())
+    moment, too_fine = "2026-11-20T10:00:05+09:00", "0.001"
+    batch = [
+        result("R-0", "failure", moment, points_refunded=1),
+        result("R-1", "failure", moment, points_refunded=True),
+        result("R-2", "failure", moment, points_refunded=too_fine),
+        result("R-0", "failure", "2026-11-25T00:00:00+09:00", points_refunded=too_fine),
+        result("R-1", "failure", "2026-11-25T00:00:00+09:00", points_refunded=1),
+    ]
+    response = post(platform, "/api/v1/results", {"results": batch})
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == [
+        "results[1].points_refunded",
+        "results[2].points_refunded",
+        "results[3].completed_at",
+        "results[3].points_refunded",
+        "results[4].completed_at",
+    ]
+    assert post(platform, "/api/v1/results", {"results": batch[:1]}).json()["applied"] == 1
+    assert Delivery.objects.get(external_id="R-0").points_refunded == 1
+
+
 def test_the_same_send_written_another_way_is_no_conflict(platform):
     assert post(platform, "/api/v1/send-requests", new_send()).status_code == 201
     same = new_send(requested_at="2026-11-20T01:00:00Z", points_per_message="9.00")

@@ -340,6 +340,24 @@ def test_overlapping_batches_from_threads_keep_counts_right(alice):
     assert counted["sending"] == 0 and send.status == "completed"
 
 
+def test_results_are_stored_as_they_came(organization):
+    """Texts the way save_results writes them (PostgreSQL: arrays in their text form)
+    come back unchanged, through a whole batch."""
+    create_send(organization=organization, send=new_send(recipients=3))
+    texts = ['"quoted", {braced}', 'back\\slash \\" NULL', "NULL"]
+    batch = [
+        result(f"R-{i}", "failure", at(10, 0, 5 + i), result_message=text, carrier=f" {text} "[:20])
+        for i, text in enumerate(texts)
+    ]
+    assert apply_results(organization=organization, results=batch)["applied"] == 3
+    stored = Delivery.objects.order_by("external_id").values_list(
+        "result_message", "carrier", "completed_at"
+    )
+    assert list(stored) == [
+        (text, f" {text} "[:20], at(10, 0, 5 + i)) for i, text in enumerate(texts)
+    ]
+
+
 def test_the_sql_that_saves_results_writes_what_bulk_update_writes(organization):
     """save_results' UPDATE … FROM unnest (PostgreSQL) against Django's bulk_update, on
     two sends given the same results."""
@@ -360,8 +378,9 @@ def test_the_sql_that_saves_results_writes_what_bulk_update_writes(organization)
         ):
             delivery.status, delivery.result_code, delivery.final_channel = outcome, code, channel
             delivery.carrier, delivery.points_refunded = carrier, Decimal(refunded)
-            delivery.result_message = f"{outcome} 결과"
-            delivery.completed_at = at(10, 0, 5)
+            # What the text form of an array holds specially, as text.
+            delivery.result_message = f'{outcome} "결과", {{NULL}} \\ \\" '
+            delivery.completed_at = at(10, 0, 5) if outcome != "sending" else None
         if name == "sql":
             save_results(deliveries)
         else:

@@ -36,6 +36,7 @@ MAX_BODY = 4_000  # characters: more than any LMS/MMS or KakaoTalk message holds
 MAX_ERRORS = 100  # enough to act on; the rest would only repeat
 CHANNELS = list(Channel.values)
 IN_RECORDS_KEPT = "within the records kept, and not more than a day ahead of now"
+CENT = Decimal("0.01")
 
 
 class Checker:
@@ -43,9 +44,18 @@ class Checker:
 
     def __init__(self) -> None:
         self.errors: list[dict[str, str]] = []
+        # Prepended to every field's path: the item of a list being checked.
+        self.prefix = ""
+        # A batch's results share a few moments and amounts: each is parsed and compared
+        # once (an aware moment's comparison with another offset's costs more than its
+        # parsing). A moment is kept with the window it was compared with.
+        self._moments: dict[
+            str, tuple[tuple[dt.datetime, dt.datetime] | None, dt.datetime | None, bool]
+        ] = {}
+        self._amounts: dict[str | int, Decimal] = {}
 
     def fail(self, field: str, message: str) -> None:
-        self.errors.append({"field": field, "message": message})
+        self.errors.append({"field": self.prefix + field, "message": message})
 
     def text(
         self,
@@ -57,6 +67,13 @@ class Checker:
         max_length: int = 100,
     ) -> str:
         value = data.get(name)
+        if (
+            value.__class__ is str
+            and 0 < len(value) <= max_length
+            and value.isascii()
+            and "\x00" not in value
+        ):
+            return value  # what nearly every value is: nothing to look into
         if value is None or value == "":
             if required:
                 self.fail(path, "This field is required.")
@@ -96,17 +113,29 @@ class Checker:
             if required:
                 self.fail(path, "This field is required.")
             return None
-        try:
-            parsed = parse_datetime(value) if isinstance(value, str) else None
-        except ValueError:  # well formed, but no such moment: minute 61, month 13
-            parsed = None
+        known = self._moments.get(value) if isinstance(value, str) else None
+        if known is not None and known[0] is within:
+            _, parsed, inside = known
+        else:
+            try:
+                parsed = parse_datetime(value) if isinstance(value, str) else None
+            except ValueError:  # well formed, but no such moment: minute 61, month 13
+                parsed = None
+            # Compared, never converted: 9999-12-31T23:59:59-14:00 has no UTC a date holds.
+            inside = (
+                parsed is None
+                or parsed.tzinfo is None
+                or not within
+                or within[0] <= parsed <= within[1]
+            )
+            if isinstance(value, str):
+                self._moments[value] = (within, parsed, inside)
         if parsed is None:
             self.fail(path, "Must be an ISO 8601 date and time, e.g. 2026-11-27T14:03:00+09:00.")
         elif parsed.tzinfo is None:
             self.fail(path, "Must carry a time zone offset, e.g. +09:00 or Z.")
             return None
-        elif within and not within[0] <= parsed <= within[1]:
-            # Compared, never converted: 9999-12-31T23:59:59-14:00 has no UTC a date holds.
+        elif within and not inside:
             self.fail(
                 path, f"Must lie {window}: from {iso_utc(within[0])} to {iso_utc(within[1])}."
             )
@@ -115,6 +144,10 @@ class Checker:
 
     def amount(self, data: dict[str, Any], name: str, path: str) -> Decimal:
         value = data.get(name, 0)
+        # By class too: True == 1, and a bool is not an amount.
+        plain = value.__class__ is str or value.__class__ is int
+        if plain and (known := self._amounts.get(value)) is not None:
+            return known
         try:
             amount = Decimal(str(value)) if not isinstance(value, bool) else None
         except InvalidOperation:
@@ -122,9 +155,12 @@ class Checker:
         if amount is None or not amount.is_finite() or amount < 0 or amount >= 10**8:
             self.fail(path, "Must be a number of points from 0 to 99,999,999.99.")
             return Decimal(0)
-        if amount != amount.quantize(Decimal("0.01")):
+        quantized = amount.quantize(CENT)
+        if amount != quantized:
             self.fail(path, "At most two decimal places.")
-        return amount.quantize(Decimal("0.01"))
+        elif plain:
+            self._amounts[value] = quantized
+        return quantized
 
     def phone(self, data: dict[str, Any], name: str, path: str) -> str:
         value = self.text(data, name, path, max_length=30)
@@ -255,44 +291,43 @@ def parse_results(data: Any) -> list[NewResult]:
         now + CLOCK_SKEW,
     )
     for index, item in enumerate(items):
-        path = f"results[{index}]"
+        check.prefix = ""
         if not isinstance(item, dict):
-            check.fail(path, "Must be an object.")
+            check.fail(f"results[{index}]", "Must be an object.")
             continue
-
-        def at(name: str, path: str = path) -> str:
-            return f"{path}.{name}"
-
+        # Each field's path in full only for a field that is wrong.
+        check.prefix = f"results[{index}]."
         result = {
-            "send_external_id": check.text(item, "send_external_id", at("send_external_id")),
+            "send_external_id": check.text(item, "send_external_id", "send_external_id"),
             "recipient_external_id": check.text(
-                item, "recipient_external_id", at("recipient_external_id")
+                item, "recipient_external_id", "recipient_external_id"
             ),
-            "outcome": check.choice(item, "outcome", at("outcome"), RESULT_OUTCOMES),
+            "outcome": check.choice(item, "outcome", "outcome", RESULT_OUTCOMES),
             "result_code": check.text(
-                item, "result_code", at("result_code"), required=False, max_length=20
+                item, "result_code", "result_code", required=False, max_length=20
             ),
             "result_message": check.text(
-                item, "result_message", at("result_message"), required=False, max_length=300
+                item, "result_message", "result_message", required=False, max_length=300
             ),
-            "carrier": check.text(item, "carrier", at("carrier"), required=False, max_length=20),
+            "carrier": check.text(item, "carrier", "carrier", required=False, max_length=20),
             "final_channel": (
-                check.choice(item, "final_channel", at("final_channel"), CHANNELS)
+                check.choice(item, "final_channel", "final_channel", CHANNELS)
                 if item.get("final_channel") is not None
                 else ""
             ),
             "completed_at": check.moment(
                 item,
                 "completed_at",
-                at("completed_at"),
+                "completed_at",
                 within=completed_window,
                 window=IN_RECORDS_KEPT,
             ),
-            "points_refunded": check.amount(item, "points_refunded", at("points_refunded")),
+            "points_refunded": check.amount(item, "points_refunded", "points_refunded"),
         }
         results.append(cast(NewResult, result))
         if len(check.errors) > MAX_ERRORS:
             break
+    check.prefix = ""
     check.check()
     return results
 

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
+from typing import Protocol
 
 from ..models import Delivery, SendRequest
 from .payloads import NewResult, NewSend
@@ -74,7 +75,19 @@ def _digest(send: Mapping[str, object]) -> str:
     ).hexdigest()
 
 
-def moves_forward(*, delivery: Delivery, result: NewResult) -> bool:
+class Known(Protocol):
+    """What is known of a delivery when a result comes: a Delivery, or ingest's own
+    reading of its row."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def result_code(self) -> str: ...
+    @property
+    def completed_at(self) -> dt.datetime | None: ...
+
+
+def moves_forward(*, delivery: Known, result: NewResult) -> bool:
     """Whether a result tells something newer than the delivery knows: a replay changes
     nothing, a non-final result never replaces a final one, an older final result never
     replaces a newer one."""
