@@ -23,6 +23,9 @@ echo "== Results list and detail pages"
 $python manage.py bench_results --repeat 20 --depth 100
 $python manage.py bench_results --repeat 20 --depth 20 --organization 서울온약국  # 2% of the rows
 
+echo "== The monthly partitions each page's queries plan and read"
+$python manage.py bench_partitions
+
 echo "== Dashboard, failure analysis, one number's history, a lookup of 10,000 numbers"
 $python manage.py bench_dashboard
 $python manage.py bench_failures
