@@ -239,8 +239,8 @@ class ReplicaReadsMiddleware:
         if alias is not None and response.status_code >= 500 and self.failed(alias):
             # The replica failed during the page (Django has already turned the error into
             # a 500): the page is made again from the primary. Only pages that read are
-            # sent to a replica, so making one twice changes nothing but the access
-            # record, which may then hold its access twice.
+            # sent to a replica, so making one twice changes nothing; the access record
+            # keeps what the request did once (audit.record).
             response = self.get_response(request)
         if request.method in UNSAFE_METHODS and not _is_api(request):
             response.set_cookie(

@@ -4,6 +4,7 @@ retention purge; /audit/ for owners, its filters and its CSV."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -18,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from sendon_results import masking, retention
+from sendon_results import masking, replicas, retention
 from sendon_results.accounts import invitations
 from sendon_results.audit.views import describe
 from sendon_results.models import (
@@ -31,6 +32,7 @@ from sendon_results.models import (
     PurgeLog,
     Statement,
 )
+from sendon_results.results import views as results_views
 from tests.factories import MembershipFactory, UserFactory, make_send
 
 KST = zoneinfo.ZoneInfo("Asia/Seoul")
@@ -672,3 +674,29 @@ def test_the_records_period_boxes_are_text_boxes_and_a_wrong_day_says_how_to_typ
     response = owner.get("/audit/?date_from=2026-11-31")
     assert response.status_code == 400
     assert "올바른 날짜를 입력하세요(yyyy-mm-dd, 예: 2026-12-06)." in response.content.decode()
+
+
+def test_a_page_made_again_after_its_replica_failed_records_its_access_once(
+    alice, owner, monkeypatch
+):
+    """A page a replica failed during (a query cancelled after the access was recorded) is
+    made again from the primary with the same request: the send was viewed once."""
+    send = make_send(alice.organization, sender=alice.phone)
+    # A replica chosen for the page, which fails once the access is recorded.
+    monkeypatch.setattr(replicas, "aliases", lambda: ["replica1"])
+    monkeypatch.setattr(replicas.ReplicaReadsMiddleware, "replica_for", lambda self, r: "replica1")
+    monkeypatch.setattr(replicas, "reads_from", lambda alias: contextlib.nullcontext())
+    monkeypatch.setattr(replicas.ReplicaReadsMiddleware, "failed", staticmethod(lambda a: True))
+    render, made = results_views.render_page_or_fragment, []
+
+    def fails_the_first_time(*args, **kwargs):
+        made.append(True)
+        if len(made) == 1:
+            raise DatabaseError("canceling statement due to conflict with recovery")
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(results_views, "render_page_or_fragment", fails_the_first_time)
+    owner.raise_request_exception = False  # the first try's error is logged, not raised
+    assert owner.get(f"/results/{send.pk}/").status_code == 200
+    assert len(made) == 2
+    assert len(events(Action.SEND_VIEWED)) == 1

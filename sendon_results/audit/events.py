@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
@@ -57,6 +58,15 @@ def record(
         obj=obj,
         detail=detail,
     )
+    # Once per request: a page a replica failed during is made again from the primary
+    # with the same request (replicas.py), and what it did is still done once.
+    recorded: set[str] = request.__dict__.setdefault("_access_recorded", set())
+    key = json.dumps(
+        [event.action, event.object_type, event.object_id, event.detail], sort_keys=True
+    )
+    if key in recorded:
+        return
+    recorded.add(key)
     _insert(event)
 
 
