@@ -11,6 +11,7 @@ from django.forms import BoundField
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from ..masking import mask_name, mask_phone
 from ..models import Channel, Delivery, SendRequest
@@ -149,6 +150,33 @@ def chips(field: BoundField) -> list[tuple[str, str, str, bool]]:
         (f"{field.auto_id}_{index}", str(value), str(label), str(value) in ticked)
         for index, (value, label) in enumerate(choices)
     ]
+
+
+@register.simple_tag
+def choice_group(field: BoundField, search_label: str = "") -> SafeString:
+    """A multiple-choice filter's fieldset of boxes, what includes/checkbox_group.html was:
+    written here with f-strings (every label and value escaped), as the rendering of five
+    such templates was 4.5 ms of the results page's 20."""
+    search = (
+        f'<input type="search" class="choice-search" data-choice-search hidden '
+        f'aria-label="{escape(search_label)}" placeholder="{escape(search_label)}" '
+        f'autocomplete="off">\n  <span class="choice-none muted" hidden>'
+        f"{escape(str(_('No match')))}</span>"
+        if search_label
+        else ""
+    )
+    name = escape(field.html_name)
+    boxes = "".join(
+        f'  <label class="choice" for="{escape(id)}"><input type="checkbox" name="{name}" '
+        f'value="{escape(value)}" id="{escape(id)}"{" checked" if ticked else ""}>'
+        f"<span>{escape(label)}</span></label>\n"
+        for id, value, label, ticked in chips(field)
+    )
+    errors = "".join(f'<p class="field-error">{escape(str(error))}</p>' for error in field.errors)
+    return mark_safe(  # every text in it escaped above
+        f'<fieldset class="choices">\n  <legend>{escape(str(field.label))}</legend>\n'
+        f"  {search}\n{boxes}  {errors}\n</fieldset>\n"
+    )
 
 
 @register.filter
