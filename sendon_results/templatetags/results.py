@@ -8,7 +8,9 @@ from typing import Any
 
 from django import template
 from django.forms import BoundField
+from django.forms.widgets import Input
 from django.utils import timezone
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -177,6 +179,58 @@ def choice_group(field: BoundField, search_label: str = "") -> SafeString:
         f'<fieldset class="choices">\n  <legend>{escape(str(field.label))}</legend>\n'
         f"  {search}\n{boxes}  {errors}\n</fieldset>\n"
     )
+
+
+# Django's templates of an <input> widget, each only `{% include "…/input.html" %}`.
+INPUT_TEMPLATES = frozenset(
+    f"django/forms/widgets/{name}.html"
+    for name in (
+        "input",
+        "text",
+        "email",
+        "password",
+        "number",
+        "url",
+        "date",
+        "datetime",
+        "time",
+        "hidden",
+        "search",
+        "tel",
+        "color",
+    )
+)
+
+
+@register.simple_tag
+def field_widget(field: BoundField) -> SafeString:
+    """`{{ field }}`: for an <input>, the tag written here from the widget's own context,
+    what Django's input.html and attrs.html write (two templates a box were 2.3 ms of the
+    results page's rendering); any other widget as Django renders it."""
+    widget = field.field.widget
+    if (
+        not isinstance(widget, Input)
+        or widget.template_name not in INPUT_TEMPLATES
+        or field.field.show_hidden_initial
+        or field.field.localize
+    ):
+        return mark_safe(str(field))  # Django rendered it
+    attrs = field.build_widget_attrs({}, widget)
+    if field.auto_id and "id" not in widget.attrs:
+        attrs.setdefault("id", field.auto_id)
+    context = widget.get_context(field.html_name, field.value(), attrs)["widget"]
+    value = context["value"]
+    html = [
+        f'<input type="{conditional_escape(context["type"])}" '
+        f'name="{conditional_escape(context["name"])}"',
+        "" if value is None else f' value="{conditional_escape(str(value))}"',
+    ]
+    for name, attr in context["attrs"].items():
+        if attr is True:
+            html.append(f" {conditional_escape(name)}")
+        elif attr is not False:
+            html.append(f' {conditional_escape(name)}="{conditional_escape(str(attr))}"')
+    return mark_safe("".join(html) + ">")  # every text in it escaped above
 
 
 @register.filter
