@@ -132,7 +132,10 @@ class TallyChanges:
         )
 
     def delivery_groups(
-        self, send: SendRequest, groups: Mapping[tuple[str, str, str, str], Sequence[Any]]
+        self,
+        send: SendRequest,
+        groups: Mapping[tuple[str, str, str, str], Sequence[Any]],
+        sign: int = 1,
     ) -> None:
         """Add differences to the send's deliveries already summed by (final_channel,
         status, result_code, carrier): (count, points charged, points refunded) each. A
@@ -149,7 +152,7 @@ class TallyChanges:
                 code,
                 carrier,
             )
-            _add(self.deliveries[key], values, 1)
+            _add(self.deliveries[key], values, sign)
 
     def deliveries_of(self, send: SendRequest, sign: int = 1) -> None:
         """Count every delivery of the send as the database holds them now: one grouped
@@ -160,19 +163,11 @@ class TallyChanges:
             .values_list("final_channel", "status", "result_code", "carrier")
             .annotate(Count("id"), Sum("points_charged"), Sum("points_refunded"))
         )
-        day = self._day(send)
-        for final_channel, status, code, carrier, count, charged, refunded in rows:
-            key = (
-                send.organization_id,
-                day,
-                send.sender_id,
-                send.channel,
-                final_channel,
-                status,
-                code,
-                carrier,
-            )
-            _add(self.deliveries[key], (count, charged or 0, refunded or 0), sign)
+        groups = {
+            (final_channel, status, code, carrier): (count, charged or 0, refunded or 0)
+            for final_channel, status, code, carrier, count, charged, refunded in rows
+        }
+        self.delivery_groups(send, groups, sign)
 
     def save(self) -> None:
         """Add the differences to the tallies; rows left counting nothing are removed."""

@@ -156,22 +156,13 @@ class KnownDelivery:
     carrier: str
     final_channel: str
     completed_at: dt.datetime | None
-    points_charged: Decimal
     points_refunded: Decimal
+    points_charged: Decimal
 
 
 # What is read of each delivery a batch names, after its external_id, in KnownDelivery's
-# order from status on.
-KNOWN_COLUMNS = (
-    "status",
-    "result_code",
-    "result_message",
-    "carrier",
-    "final_channel",
-    "completed_at",
-    "points_charged",
-    "points_refunded",
-)
+# order from status on: what a result writes, and what it may refund.
+KNOWN_COLUMNS = (*RESULT_FIELDS, "points_charged")
 
 
 def apply_to_send(

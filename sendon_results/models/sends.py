@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Self, TypeVar
 
 from django.db import models
 from django.db.models import F, Func, Q
@@ -21,6 +21,8 @@ from .accounts import Organization
 # stored row can overflow a date in Korea time or sort a send above every other for ever.
 EARLIEST_MOMENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST_MOMENT = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+_Model = TypeVar("_Model", bound=models.Model)
 
 
 def _in_range(field: str) -> Q:
@@ -78,20 +80,22 @@ class SenderProfile(models.Model):
         return self.label or self.value
 
 
-class SendRequestQuerySet(models.QuerySet["SendRequest"]):
-    def for_org(self, organization: Organization) -> SendRequestQuerySet:
-        return self.filter(organization=organization)
+class RequestedAtQuerySet(models.QuerySet[_Model]):
+    """Rows with a requested_at: sends, and deliveries, which carry their send's."""
 
-    def requested_between(
-        self, start: dt.datetime | None, end: dt.datetime | None
-    ) -> SendRequestQuerySet:
-        """Sends requested in [start, end); either bound may be open."""
+    def requested_between(self, start: dt.datetime | None, end: dt.datetime | None) -> Self:
+        """Rows of sends requested in [start, end); either bound may be open."""
         qs = self
         if start is not None:
             qs = qs.filter(requested_at__gte=start)
         if end is not None:
             qs = qs.filter(requested_at__lt=end)
         return qs
+
+
+class SendRequestQuerySet(RequestedAtQuerySet["SendRequest"]):
+    def for_org(self, organization: Organization) -> SendRequestQuerySet:
+        return self.filter(organization=organization)
 
     def with_outcome(self, outcomes: list[str]) -> SendRequestQuerySet:
         """Sends with at least one delivery in any of the outcomes, read off the counts."""
@@ -310,7 +314,7 @@ class RecipientEnding(Func):
         return self.as_sql(compiler, connection, template="SUBSTR(%(expressions)s, -4)", **extra)
 
 
-class DeliveryQuerySet(models.QuerySet["Delivery"]):
+class DeliveryQuerySet(RequestedAtQuerySet["Delivery"]):
     def of_send(self, send: SendRequest) -> DeliveryQuerySet:
         """This send's deliveries. Use it rather than `send.deliveries`: the month of the
         send's requested_at names the one partition they are in (PostgreSQL), where the
@@ -332,18 +336,6 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
         earliest and latest of a set of sends, whose months PostgreSQL then reads alone."""
         return self.filter(requested_at__gte=first, requested_at__lte=last)
 
-    def requested_between(
-        self, start: dt.datetime | None, end: dt.datetime | None
-    ) -> DeliveryQuerySet:
-        """Deliveries of sends requested in [start, end), by their own copy of the send's
-        requested_at; either bound may be open."""
-        qs = self
-        if start is not None:
-            qs = qs.filter(requested_at__gte=start)
-        if end is not None:
-            qs = qs.filter(requested_at__lt=end)
-        return qs
-
     def bulk_create(  # type: ignore[override]
         self, objs: Iterable[Delivery], batch_size: int | None = None, **options: Any
     ) -> list[Delivery]:
@@ -352,7 +344,7 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
         for delivery in deliveries:
             if delivery.requested_at is None:
                 delivery.requested_at = delivery.send_request.requested_at
-        return super().bulk_create(deliveries, batch_size, **options)  # type: ignore[arg-type,return-value]
+        return super().bulk_create(deliveries, batch_size, **options)
 
     def to_recipients(
         self, numbers: list[str], endings: list[str] | None = None
