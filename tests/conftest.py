@@ -19,6 +19,23 @@ def _fast_and_korean(settings):
     settings.LANGUAGE_CODE = "ko"
 
 
+def other_connection():
+    """A second PostgreSQL session beside the test's own, in autocommit: to hold a lock
+    or a transaction open while the code under test runs."""
+    from django.db import connection
+    from psycopg import connect
+
+    db = connection.settings_dict
+    return connect(
+        host=db["HOST"],
+        port=db["PORT"],
+        user=db["USER"],
+        dbname=db["NAME"],
+        password=db["PASSWORD"] or None,
+        autocommit=True,
+    )
+
+
 class Account:
     """The owner of an organization, with a phone and a Kakao sender, and a signed-in
     client."""

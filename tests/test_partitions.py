@@ -18,7 +18,9 @@ from sendon_results import partitions, retention, tasks
 from sendon_results.api.keys import create_key
 from sendon_results.checks import korea_time
 from sendon_results.models import Delivery, DeliveryTally, PurgeLog, SendRequest, SendTally
+from tests.conftest import other_connection
 from tests.factories import make_send
+from tests.test_api import new_send
 from tests.test_tallies import assert_exact
 
 KST = ZoneInfo("Asia/Seoul")
@@ -259,22 +261,7 @@ def test_a_send_into_a_month_not_made_yet_is_recorded(alice):
         _, secret = create_key(organization=alice.organization, name="platform", user=alice.user)
         response = alice.client.post(
             "/api/v1/send-requests",
-            json.dumps(
-                {
-                    "external_id": "S-May",
-                    "requested_at": "2031-05-20T11:00:00+09:00",
-                    "source": "api",
-                    "channel": "sms",
-                    "sender": {"kind": "phone", "value": "02-1234-5678", "label": "대표"},
-                    "title": "",
-                    "body": "[API] 안내 메시지",
-                    "fallback": False,
-                    "points_per_message": "9",
-                    "recipients": [
-                        {"external_id": "R-1", "phone": "010-1111-0001", "name": "수신자"}
-                    ],
-                }
-            ),
+            json.dumps(new_send("S-May", 1, requested_at="2031-05-20T11:00:00+09:00")),
             content_type="application/json",
             headers={"Authorization": f"Bearer {secret}"},
         )
@@ -312,21 +299,6 @@ def test_tallies_equal_a_count_after_months_are_dropped(alice, bob, purges):
         assert_exact()
     assert SendRequest.objects.count() == total - removed
     assert not SendRequest.objects.filter(requested_at__lt=kst(2024, 10 + purges - 1, 15)).exists()
-
-
-def other_connection():
-    """A second session, beside the test's own."""
-    from psycopg import connect
-
-    db = connection.settings_dict
-    return connect(
-        host=db["HOST"],
-        port=db["PORT"],
-        user=db["USER"],
-        dbname=db["NAME"],
-        password=db["PASSWORD"] or None,
-        autocommit=True,
-    )
 
 
 # A month no other test writes into: what these tests commit stays for the session.

@@ -29,6 +29,7 @@ from sendon_results.models import (
 )
 from sendon_results.statements.render import run_statement
 from sendon_results.statements.requests import request_statement
+from tests.conftest import other_connection
 from tests.factories import make_send
 
 KST = ZoneInfo("Asia/Seoul")
@@ -123,17 +124,7 @@ def test_two_purges_do_not_run_at_once(alice):
     from django.db import connection
 
     if connection.vendor == "postgresql":
-        from psycopg import connect
-
-        db = connection.settings_dict
-        other = connect(
-            host=db["HOST"],
-            port=db["PORT"],
-            user=db["USER"],
-            dbname=db["NAME"],
-            password=db["PASSWORD"] or None,
-            autocommit=True,
-        )
+        other = other_connection()
         other.execute("SELECT pg_advisory_lock(%s)", [retention.ADVISORY_LOCK_KEY])
         try:
             with pytest.raises(retention.PurgeAlreadyRunning):
