@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from .models import Delivery, DeliveryTally, SendRequest, SendTally
+from .models import Delivery, DeliveryTally, SendMonthTally, SendRequest, SendTally
 from .tallies import LOCK_BASE
 
 logger = logging.getLogger(__name__)
@@ -156,8 +156,8 @@ class DroppedMonth:
 
 def drop_expired(cutoff: dt.datetime, *, dry_run: bool = False) -> list[DroppedMonth]:
     """Drop the partitions of every month that ends at or before `cutoff` (all its sends
-    expired), oldest first, and the daily tallies of its days; returns the months dropped
-    with what they held. A dry run only counts them.
+    expired), oldest first, and the tallies of its days and of itself; returns the months
+    dropped with what they held. A dry run only counts them.
 
     Each month's deliveries' partition is detached first (it holds the key to the sends'
     one), then the sends'; CONCURRENTLY, so readers and writers of the other months never
@@ -275,6 +275,7 @@ def _drop_month(month: dt.date, tables: dict[str, str]) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {deliveries}, {sends}")
         DeliveryTally.objects.filter(**days).delete()
         SendTally.objects.filter(**days).delete()
+        SendMonthTally.objects.filter(month=month).delete()
     logger.info("dropped the partitions of %s", f"{month:%Y-%m}")
 
 

@@ -19,10 +19,18 @@ from django.db.models import Count, F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import Delivery, DeliveryTally, Organization, SendRequest, SendTally
+from .models import (
+    Delivery,
+    DeliveryTally,
+    Organization,
+    SendMonthTally,
+    SendRequest,
+    SendTally,
+)
 
 # The dimensions and sums of each tally, in their columns' order.
 SEND_KEY = ("organization_id", "day", "sender_id", "channel", "source", "status")
+SEND_MONTH_KEY = ("organization_id", "month", *SEND_KEY[2:])
 SEND_SUMS = (
     "sends",
     "recipients",
@@ -174,9 +182,18 @@ class TallyChanges:
         organizations = {key[0] for key in self.sends} | {key[0] for key in self.deliveries}
         _lock(sorted(organizations), shared=True)
         _upsert(SendTally, SEND_KEY, SEND_SUMS, self.sends)
+        _upsert(SendMonthTally, SEND_MONTH_KEY, SEND_SUMS, _by_month(self.sends))
         _upsert(DeliveryTally, DELIVERY_KEY, DELIVERY_SUMS, self.deliveries)
         self.sends.clear()
         self.deliveries.clear()
+
+
+def _by_month(sends: dict[Key, Sums]) -> dict[Key, Sums]:
+    """The send tallies' differences summed by month (SendMonthTally's rows)."""
+    months: dict[Key, Sums] = defaultdict(lambda: [0] * len(SEND_SUMS))
+    for (organization_id, day, *rest), values in sends.items():
+        _add(months[(organization_id, day.replace(day=1), *rest)], values, 1)
+    return months
 
 
 def _lock(organization_ids: list[int], *, shared: bool) -> None:
@@ -203,11 +220,12 @@ def _upsert(model: Any, key: Sequence[str], sums: Sequence[str], changes: dict[K
     if not rows:
         return
     table = model._meta.db_table
+    period = key[1]  # day or month
     columns = [*key, *sums]
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     additions = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in sums)
     # The first sum counts rows (sends, deliveries): nothing left counts nothing.
-    emptied = f"DELETE FROM {table} WHERE {sums[0]} = 0 AND organization_id = %s AND day = %s"
+    emptied = f"DELETE FROM {table} WHERE {sums[0]} = 0 AND organization_id = %s AND {period} = %s"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
@@ -218,8 +236,8 @@ def _upsert(model: Any, key: Sequence[str], sums: Sequence[str], changes: dict[K
                 [value for k, v in chunk for value in (*k, *v)],
             )
         # Only a row that lost something can have reached nothing.
-        for organization_id, day in sorted({(k[0], k[1]) for k, v in rows if v[0] < 0}):
-            cursor.execute(emptied, [organization_id, day])
+        for organization_id, moment in sorted({(k[0], k[1]) for k, v in rows if v[0] < 0}):
+            cursor.execute(emptied, [organization_id, moment])
 
 
 def tally_removed(sends: list[SendRequest]) -> TallyChanges:
@@ -308,8 +326,8 @@ def rebuild_tallies(organizations: Iterable[Organization] | None = None) -> tupl
             # Writers wait meanwhile; a change whose rows it reads as they were before is
             # added by its writer after the recount commits.
             _lock([organization.pk], shared=False)
-            SendTally.objects.filter(organization=organization).delete()
-            DeliveryTally.objects.filter(organization=organization).delete()
+            for model in (SendTally, SendMonthTally, DeliveryTally):
+                model.objects.filter(organization=organization).delete()
             sends = SendRequest.objects.filter(organization=organization)
             changes = tally_of_sends(sends)
             written = (written[0] + len(changes.sends), written[1] + len(changes.deliveries))
@@ -318,5 +336,6 @@ def rebuild_tallies(organizations: Iterable[Organization] | None = None) -> tupl
         # Fresh statistics: the planner otherwise takes the new rows for a handful (a
         # year's fallback query read 9,471 rows it estimated at 1).
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {SendTally._meta.db_table}, {DeliveryTally._meta.db_table}")
+            tables = (SendTally, SendMonthTally, DeliveryTally)
+            cursor.execute(f"ANALYZE {', '.join(model._meta.db_table for model in tables)}")
     return written

@@ -19,6 +19,7 @@ from sendon_results.models import (
     Delivery,
     DeliveryTally,
     Organization,
+    SendMonthTally,
     SendRequest,
     SendTally,
 )
@@ -191,17 +192,18 @@ def korea(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(SEOUL)
 
 
-def tallies() -> tuple[set[tuple], set[tuple]]:
+def tallies() -> tuple[set[tuple], set[tuple], set[tuple]]:
     """Every tally row as stored, without its id."""
     sends = {row[1:] for row in SendTally.objects.values_list()}
+    months = {row[1:] for row in SendMonthTally.objects.values_list()}
     deliveries = {row[1:] for row in DeliveryTally.objects.values_list()}
-    return sends, deliveries
+    return sends, months, deliveries
 
 
 def assert_tallies_as_recounted() -> None:
     """The tallies seeding kept equal those rebuild_tallies counts from the rows."""
     kept = tallies()
-    assert kept[0] and kept[1]
+    assert all(kept)
     rebuild_tallies()
     assert tallies() == kept
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -446,3 +447,41 @@ def test_sends_of_three_months_keep_ids_rows_and_sequences_in_monthly_partitions
         deliveries
     )
     assert back.get_model(APP, "SendRequest").objects.count() == len(sends) + 1
+
+
+def test_monthly_send_tallies_are_summed_from_the_daily_ones(migrate_to):
+    """0025 fills the monthly tallies from the daily ones already counted: days of one
+    month together, each month apart, per sender, channel, source and status."""
+    old = migrate_to(AFTER_PARTITIONS)
+    Organization = old.get_model(APP, "Organization")
+    SenderProfile = old.get_model(APP, "SenderProfile")
+    SendTally = old.get_model(APP, "SendTally")
+    organization = Organization.objects.create(name="before the monthly tallies")
+    sender = SenderProfile.objects.create(organization=organization, kind="phone", value="021")
+    for day, status, sends in [
+        (dt.date(2026, 10, 31), "completed", 2),
+        (dt.date(2026, 11, 1), "completed", 3),
+        (dt.date(2026, 11, 30), "completed", 4),
+        (dt.date(2026, 11, 30), "failed", 1),
+    ]:
+        SendTally.objects.create(
+            organization=organization,
+            day=day,
+            sender=sender,
+            channel="sms",
+            source="api",
+            status=status,
+            sends=sends,
+            recipients=10 * sends,
+            success=9 * sends,
+            points_charged=Decimal("8.50") * sends,
+        )
+    new = migrate_to([(APP, "0025_month_tallies")])
+    months = new.get_model(APP, "SendMonthTally").objects.order_by("month", "status")
+    assert list(
+        months.values_list("month", "status", "sends", "recipients", "success", "points_charged")
+    ) == [
+        (dt.date(2026, 10, 1), "completed", 2, 20, 18, Decimal("17.00")),
+        (dt.date(2026, 11, 1), "completed", 7, 70, 63, Decimal("59.50")),
+        (dt.date(2026, 11, 1), "failed", 1, 10, 9, Decimal("8.50")),
+    ]

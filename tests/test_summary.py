@@ -228,3 +228,53 @@ def test_the_summary_request_is_bounded_in_time_on_postgresql(member, history):
 def test_the_summary_links_lead_to_the_list(member, history):
     html = member.get("/results/summary/?q=인증번호").content.decode()
     assert 'href="/results/?q=%EC%9D%B8%EC%A6%9D%EB%B2%88%ED%98%B8&amp;outcome=failure"' in html
+
+
+def month_edges(today: dt.date) -> list[dt.date]:
+    """The first and last days of the months three and four months back, and the days
+    beside them."""
+    first = (today.replace(day=1) - dt.timedelta(days=100)).replace(day=1)
+    second = (first + dt.timedelta(days=32)).replace(day=1)
+    third = (second + dt.timedelta(days=32)).replace(day=1)
+    return [
+        day + dt.timedelta(days=shift) for day in (first, second, third) for shift in (-1, 0, 1)
+    ]
+
+
+@pytest.fixture
+def year_of_sends(alice):
+    """A send every six days for a year and a half, and sends at the first and last
+    moment of the days around three months' edges (Korea time)."""
+    org = alice.organization
+    today = timezone.localdate()
+    for days_ago in range(0, 548, 6):
+        day = today - dt.timedelta(days=days_ago)
+        moment = dt.datetime.combine(day, dt.time(12), SEOUL)
+        make_send(org, outcomes=["success", "failure"], requested_at=moment)
+    for day in month_edges(today):
+        for at in (dt.time(0, 0), dt.time(23, 59, 59)):
+            status = "completed" if at.hour else "failed"
+            moment = dt.datetime.combine(day, at, SEOUL)
+            make_send(org, outcomes=["failure"], status=status, requested_at=moment)
+
+
+def test_periods_across_month_edges_sum_to_a_direct_count(member, year_of_sends):
+    """The summary reads whole months from the monthly tallies and the other days from the
+    daily ones: every period with its ends at, before and after months' edges (and
+    open ends, and the retention window's own edge mid-month) counts each send once."""
+    edges = month_edges(timezone.localdate())
+    periods = [(start, end) for start in [None, *edges] for end in [None, *edges]]
+    periods = [(start, end) for start, end in periods if not (start and end and end < start)]
+    for start, end in periods:
+        query = "&".join(
+            f"{name}={day.isoformat()}"
+            for name, day in (("requested_from", start), ("requested_to", end))
+            if day
+        )
+        for extra in ("", "&status=failed"):
+            response = member.get(f"/results/?{query}{extra}")
+            assert response.status_code == 200, (query, extra)
+            listed = response.context["filter"].qs
+            expected = direct(SendRequest.objects.filter(id__in=listed.values("id")))
+            assert shown(response) == expected, (query, extra)
+            assert expected["sends"] > 0, (query, extra)

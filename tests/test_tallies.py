@@ -28,11 +28,12 @@ from sendon_results.models import (
     Delivery,
     DeliveryTally,
     Organization,
+    SendMonthTally,
     SendRequest,
     SendTally,
 )
 from sendon_results.retention import purge_expired
-from sendon_results.tallies import rebuild_tallies
+from sendon_results.tallies import SEND_MONTH_KEY, SEND_SUMS, rebuild_tallies
 
 from .factories import OrganizationFactory
 
@@ -114,10 +115,29 @@ def tallied() -> tuple[Counter[Any], Counter[Any]]:
     return +sends, +deliveries
 
 
+def months_of_days() -> Counter[Any]:
+    """The daily send tallies summed by month: what the monthly ones must hold."""
+    months: Counter[Any] = Counter()
+    for (organization_id, day, *rest, name), value in tallied()[0].items():
+        months[(organization_id, day.replace(day=1), *rest, name)] += value
+    return +months
+
+
+def tallied_by_month() -> Counter[Any]:
+    months: Counter[Any] = Counter()
+    for row in SendMonthTally.objects.values():
+        key = tuple(row[name] for name in SEND_MONTH_KEY)
+        for name in SEND_SUMS:
+            months[(*key, name)] += row[name]
+    return +months
+
+
 def assert_exact() -> None:
     assert tallied() == counted_directly()
+    assert tallied_by_month() == months_of_days()
     # A row that counts nothing is removed, not kept at zero.
     assert not SendTally.objects.filter(sends=0).exists()
+    assert not SendMonthTally.objects.filter(sends=0).exists()
     assert not DeliveryTally.objects.filter(deliveries=0).exists()
 
 
@@ -237,7 +257,9 @@ def test_rebuild_recounts_tallies_broken_by_a_write_around_the_console() -> None
     assert_exact()
     Delivery.objects.filter(organization=organization).update(carrier="KT")
     SendTally.objects.update(sends=99)
+    SendMonthTally.objects.update(success=99)
     assert tallied() != counted_directly()
+    assert tallied_by_month() != months_of_days()
     call_command("rebuild_tallies", "--organization", organization.name, stdout=None)
     assert_exact()
 

@@ -17,7 +17,7 @@ from .sends import (
     Source,
 )
 from .statements import Statement
-from .tallies import DeliveryTally, SendTally
+from .tallies import DeliveryTally, SendMonthTally, SendTally
 
 __all__ = [
     "AccessEvent",
@@ -39,6 +39,7 @@ __all__ = [
     "PurgeLock",
     "PurgeLog",
     "SendRequest",
+    "SendMonthTally",
     "SendTally",
     "SenderProfile",
     "Source",

@@ -16,15 +16,13 @@ from .accounts import Organization
 from .sends import Channel, Delivery, SenderProfile, SendRequest, Source
 
 
-class SendTally(models.Model):
-    """Sends of one day by sender, channel, source and processing status: what the list's
-    summary and the dashboard's days, senders, channels and points read."""
+class SendTallyColumns(models.Model):
+    """Sends by sender, channel, source and processing status, and what they add up to:
+    what a day's tally row and a month's hold."""
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    # The Korea-time day of the sends' requested_at: the day the list's period filter uses.
-    day = models.DateField()
     sender = models.ForeignKey(
         SenderProfile, on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -42,6 +40,17 @@ class SendTally(models.Model):
     points_refunded = models.DecimalField(max_digits=18, decimal_places=2, default=0)
 
     class Meta:
+        abstract = True
+
+
+class SendTally(SendTallyColumns):
+    """Sends of one day: what the list's summary and the dashboard's days, senders,
+    channels and points read."""
+
+    # The Korea-time day of the sends' requested_at: the day the list's period filter uses.
+    day = models.DateField()
+
+    class Meta:
         verbose_name = _("send tally")
         verbose_name_plural = _("send tallies")
         constraints = [
@@ -54,6 +63,27 @@ class SendTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.channel} {self.status}: {self.sends}"
+
+
+class SendMonthTally(SendTallyColumns):
+    """The daily send tallies of one Korea-time month summed, kept beside them by the same
+    writes: a year's summary reads the months it covers whole here and only the days of
+    the others in the daily tallies, a twentieth of the rows."""
+
+    month = models.DateField()  # its first day
+
+    class Meta:
+        verbose_name = _("monthly send tally")
+        verbose_name_plural = _("monthly send tallies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "month", "sender", "channel", "source", "status"],
+                name="send_month_tally_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.channel} {self.status}: {self.sends}"
 
 
 class DeliveryTally(models.Model):

@@ -12,19 +12,25 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import OperationalError, connection, connections, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from psycopg.errors import QueryCanceled
 
-from ..models import SendTally
+from .. import tallies
+from ..models import SendMonthTally, SendTally
+from ..partitions import next_month
 from ..rates import success_rate
 from ..retention import oldest_kept_day
 from .filters import SendRequestFilter
 
 # The filters whose every value is a dimension of the send tallies.
 TALLIED_FILTERS = {"status", "sender", "channel", "source", "requested_from", "requested_to"}
+# The tallies' sums (tallies.SEND_SUMS) and the summary's names for them.
+TALLY_SUMS = tallies.SEND_SUMS
+SUMMARY_FIELDS = ("sends", "messages", *TALLY_SUMS[2:])
 # At most this many matching sends are summed while the list page waits (its bounded
 # count, COUNT_LIMIT, tells whether there are more).
 DIRECT_LIMIT = 1_000
@@ -74,30 +80,54 @@ def summarize(filterset: SendRequestFilter, *, matched: int | None) -> Summary |
 
 
 def from_tallies(filterset: SendRequestFilter) -> Summary:
+    """Summed from the monthly tallies for the months the period covers whole, and from
+    the daily ones for the days of the months it covers in part (at most two)."""
     data = filterset.form.cleaned_data
     start: dt.date = max(
         data.get("requested_from") or dt.date.min, oldest_kept_day(timezone.localdate())
     )
-    rows = SendTally.objects.filter(organization=filterset.organization, day__gte=start)
-    if end := data.get("requested_to"):
-        rows = rows.filter(day__lte=end)
+    end: dt.date | None = data.get("requested_to")
+    first_whole = start if start.day == 1 else next_month(start)
+    # The first month past the whole ones (None: every month from first_whole on).
+    past_whole = (end + dt.timedelta(days=1)).replace(day=1) if end else None
+    days = SendTally.objects.filter(organization=filterset.organization, day__gte=start)
+    if end:
+        days = days.filter(day__lte=end)
+    if past_whole is not None and past_whole <= first_whole:
+        return _summed([_narrowed(days, data)])
+    months = SendMonthTally.objects.filter(
+        organization=filterset.organization, month__gte=first_whole
+    )
+    edges = Q(day__lt=first_whole)
+    if past_whole is not None:
+        months = months.filter(month__lt=past_whole)
+        edges |= Q(day__gte=past_whole)
+    return _summed([_narrowed(months, data), _narrowed(days.filter(edges), data)])
+
+
+def _narrowed[T: (SendTally, SendMonthTally)](
+    rows: QuerySet[T], data: dict[str, Any]
+) -> QuerySet[T]:
     for name in ("status", "channel", "source"):
         if values := data.get(name):
             rows = rows.filter(**{f"{name}__in": values})
     if senders := data.get("sender"):
         rows = rows.filter(sender__in=[sender.pk for sender in senders])
-    totals = rows.aggregate(
-        sends=Sum("sends"),
-        messages=Sum("recipients"),
-        success=Sum("success"),
-        failure=Sum("failure"),
-        sending=Sum("sending"),
-        waiting=Sum("waiting"),
-        cancelled=Sum("cancelled"),
-        points_charged=Sum("points_charged"),
-        points_refunded=Sum("points_refunded"),
-    )
-    return _summary(totals)
+    return rows.values_list(*TALLY_SUMS)
+
+
+def _summed(parts: list[QuerySet[Any]]) -> Summary:
+    """The sums of the tally rows of every part, in one statement (Django's aggregate()
+    would take one each, and it sums no UNION)."""
+    statements, parameters = zip(*(part.query.sql_with_params() for part in parts), strict=True)
+    sums = ", ".join(f"SUM({name})" for name in TALLY_SUMS)
+    with connections[parts[0].db].cursor() as cursor:
+        cursor.execute(
+            f"SELECT {sums} FROM ({' UNION ALL '.join(statements)}) AS tallies",
+            [value for values in parameters for value in values],
+        )
+        row = cursor.fetchone()
+    return _summary(dict(zip(SUMMARY_FIELDS, row, strict=True)))
 
 
 def from_sends(filterset: SendRequestFilter) -> Summary:
