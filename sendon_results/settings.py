@@ -323,6 +323,13 @@ CACHES = {
     )
 }
 
+# Requests handed to each organization's sending platform (handoff/): how long one try
+# waits for an answer; whether an endpoint may be plain http:// (never in production) and
+# may be a private or loopback address (a platform on the same private network).
+PLATFORM_TIMEOUT_SECONDS = envint("PLATFORM_TIMEOUT_SECONDS", "5")
+PLATFORM_ALLOW_HTTP = envbool("PLATFORM_ALLOW_HTTP", "true" if DEBUG else "false")
+PLATFORM_ALLOW_PRIVATE_ADDRESSES = envbool("PLATFORM_ALLOW_PRIVATE_ADDRESSES", "false")
+
 # Exports: how long a finished file is kept, and how long one job may run.
 EXPORT_EXPIRY_DAYS = envint("EXPORT_EXPIRY_DAYS", "7")
 EXPORT_TIME_LIMIT = envint("EXPORT_TIME_LIMIT", "3600")  # seconds
@@ -345,6 +352,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sendon_results.tasks.ensure_partitions",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Requests to the sending platform due for a try (handoff/delivery.py).
+    "deliver-due-outbox": {"task": "sendon_results.tasks.deliver_due_outbox", "schedule": 60},
 }
 # A long export must not be handed to a second worker while the first still works on it.
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {

@@ -175,3 +175,29 @@ def ensure_partitions() -> list[str]:
     """Make this month's partitions and the next months' ahead of their first rows (beat,
     03:30 Korea time); see partitions.ensure_ahead. Returns the months made."""
     return [f"{month:%Y-%m}" for month in partitions.ensure_ahead()]
+
+
+@shared_task
+def deliver_outbox(message_id: int) -> bool:
+    """One try of a request to the sending platform, queued when it is written; see
+    handoff/delivery.py."""
+    from .handoff import delivery
+
+    return delivery.deliver(message_id)
+
+
+@shared_task
+def deliver_due_outbox() -> int:
+    """The tries whose time has come: retries, and requests whose queued task was lost
+    (beat, every minute)."""
+    from .handoff import delivery
+
+    return delivery.deliver_due()
+
+
+def queue_outbox_delivery(message_id: int) -> None:
+    """Queue a first try; when the broker cannot be reached, beat's next round tries it."""
+    try:
+        deliver_outbox.delay(message_id)
+    except OperationalError:
+        logger.warning("broker unreachable: outbox message %s waits for beat", message_id)

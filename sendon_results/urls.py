@@ -13,6 +13,7 @@ from .confirmations import views as confirmations
 from .dashboard import views as dashboard
 from .exports import views as exports
 from .failures import views as failures
+from .handoff import views as handoff
 from .lookups import views as lookups
 from .recipients import views as recipients
 from .results import views as results
@@ -45,6 +46,8 @@ urlpatterns = [
     path("results/<id:pk>/row/", results.result_row, name="result_row"),
     path("results/<id:pk>/progress/", results.result_progress, name="result_progress"),
     path("results/<id:pk>/failed/", results.result_failed_export, name="result_failed_export"),
+    path("results/<id:pk>/cancel/", handoff.send_action, {"kind": "cancel"}, name="send_cancel"),
+    path("results/<id:pk>/send-now/", handoff.send_action, {"kind": "send_now"}, name="send_now"),
     path("failures/", failures.failures, name="failures"),
     path("exports/", exports.export_list, name="export_list"),
     path("exports/new/", exports.export_create, name="export_create"),
@@ -89,6 +92,9 @@ urlpatterns = [
     ),
     path("settings/api-keys/", accounts.api_keys, name="api_keys"),
     path("settings/api-keys/<id:pk>/revoke/", accounts.api_key_revoke, name="api_key_revoke"),
+    path("settings/platform/", handoff.platform_settings, name="platform_settings"),
+    path("settings/platform/rotate/", handoff.platform_rotate, name="platform_rotate"),
+    path("settings/platform/test/", handoff.platform_test, name="platform_test"),
     path("settings/members/", members.members, name="members"),
     path("settings/members/<id:pk>/role/", members.member_role, name="member_role"),
     path("settings/members/<id:pk>/remove/", members.member_remove, name="member_remove"),

@@ -308,6 +308,24 @@ TABLE: dict[str, list[Case]] = {
             note="the failed recipients' file, masked: the roles that may export",
         )
     ],
+    "send_cancel": [
+        Case(signed_in(viewer=403, operator=200, owner=200, other=404), kwargs=send),
+        Case(
+            signed_in(viewer=403, operator=REDIRECT, owner=REDIRECT, other=404),
+            method="post",
+            kwargs=send,
+            note="not a reservation: back to the send, which says so",
+        ),
+    ],
+    "send_now": [
+        Case(signed_in(viewer=403, operator=200, owner=200, other=404), kwargs=send),
+        Case(
+            signed_in(viewer=403, operator=REDIRECT, owner=REDIRECT, other=404),
+            method="post",
+            kwargs=send,
+            note="not a reservation: back to the send, which says so",
+        ),
+    ],
     "export_list": [Case(signed_in(viewer=403, operator=200, owner=200, other=200))],
     "export_create": [
         Case(
@@ -350,6 +368,21 @@ TABLE: dict[str, list[Case]] = {
         Case(everyone(404), kwargs=lambda world: {"code": "0000-0000-0000"}),
     ],
     "api_keys": [Case(OWNERS_ONLY)],
+    "platform_settings": [Case(OWNERS_ONLY)],
+    "platform_rotate": [
+        Case(
+            signed_in(viewer=403, operator=403, owner=REDIRECT, other=REDIRECT),
+            method="post",
+            note="no endpoint yet: back to the settings, which say so",
+        )
+    ],
+    "platform_test": [
+        Case(
+            signed_in(viewer=403, operator=403, owner=REDIRECT, other=REDIRECT),
+            method="post",
+            note="no endpoint yet: back to the settings, which say so",
+        )
+    ],
     "api_key_revoke": [
         Case(
             signed_in(viewer=403, operator=403, owner=REDIRECT, other=404),

@@ -1,8 +1,9 @@
 """Who may do what in an organization: the one table of roles and what each allows.
 
-Owners run the organization (members, API keys, the access record) and may do all an
-operator may; operators work with the records (see numbers, export, issue statements);
-viewers browse with numbers masked and download the statements already issued.
+Owners run the organization (members, API keys, the access record, the connection to the
+sending platform) and may do all an operator may; operators work with the records (see
+numbers, export, issue statements, cancel or release reservations); viewers browse with
+numbers masked and download the statements already issued.
 """
 
 from __future__ import annotations
@@ -26,10 +27,17 @@ class Permission(StrEnum):
     MANAGE_MEMBERS = "manage_members"
     MANAGE_KEYS = "manage_keys"
     VIEW_ACCESS_RECORD = "view_access_record"
+    ACT_ON_SENDS = "act_on_sends"  # ask the platform to cancel or release a reservation
+    MANAGE_PLATFORM = "manage_platform"  # the platform endpoint and its secret
 
 
 VIEWER = {Permission.BROWSE, Permission.DOWNLOAD_STATEMENTS}
-OPERATOR = VIEWER | {Permission.REVEAL, Permission.EXPORT, Permission.ISSUE_STATEMENTS}
+OPERATOR = VIEWER | {
+    Permission.REVEAL,
+    Permission.EXPORT,
+    Permission.ISSUE_STATEMENTS,
+    Permission.ACT_ON_SENDS,
+}
 ALLOWED: dict[str, frozenset[Permission]] = {
     Role.VIEWER: frozenset(VIEWER),
     Role.OPERATOR: frozenset(OPERATOR),
@@ -47,6 +55,8 @@ ACTIONS: dict[Permission, Promise] = {
     Permission.MANAGE_MEMBERS: _("manage the members"),
     Permission.MANAGE_KEYS: _("manage API keys"),
     Permission.VIEW_ACCESS_RECORD: _("see the access record"),
+    Permission.ACT_ON_SENDS: _("cancel or send reservations"),
+    Permission.MANAGE_PLATFORM: _("manage the sending platform connection"),
 }
 
 

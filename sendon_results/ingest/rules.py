@@ -28,7 +28,8 @@ RESULT_OUTCOMES: list[str] = [
 # Reservation moves the platform reports; anything else is a conflict.
 TRANSITIONS: dict[str, set[str]] = {
     SendRequest.Status.RESERVED: {"sending_now", "cancelling", "cancelled", "failed"},
-    SendRequest.Status.CANCELLING: {"cancelled", "failed"},
+    # A cancellation asked for too late: the reservation went out after all.
+    SendRequest.Status.CANCELLING: {"cancelled", "failed", "sending_now"},
     SendRequest.Status.SENDING_NOW: {"failed"},
     SendRequest.Status.IN_PROGRESS: {"failed"},
 }

@@ -27,9 +27,12 @@ def change_status(*, send: SendRequest, status: str, reason: str) -> SendRequest
     """
     with transaction.atomic():
         send = SendRequest.objects.select_for_update().get(pk=send.pk)
-        if status == send.status:
+        # Asked for from the console (handoff/actions.py), a release is 즉시 발송중 with its
+        # messages still waiting: the platform's sending_now confirms it and sends them.
+        confirmed = status == send.status == SendRequest.Status.SENDING_NOW and send.waiting_count
+        if status == send.status and not confirmed:
             return send  # a replay
-        if status not in TRANSITIONS.get(send.status, set()):
+        if not confirmed and status not in TRANSITIONS.get(send.status, set()):
             raise Conflict(
                 [
                     {

@@ -3,6 +3,7 @@
 from .accounts import Invitation, Membership, Organization
 from .audit import AccessEvent, AccessRecordIsAppendOnly
 from .confirmations import Confirmation
+from .handoff import OutboxMessage, PlatformEndpoint
 from .ingest import ApiKey, PendingResult
 from .jobs import Export, Job
 from .retention import PurgeLock, PurgeLog
@@ -35,7 +36,9 @@ __all__ = [
     "Job",
     "Membership",
     "Organization",
+    "OutboxMessage",
     "PendingResult",
+    "PlatformEndpoint",
     "PurgeLock",
     "PurgeLog",
     "SendRequest",

@@ -60,6 +60,10 @@ class AccessEvent(models.Model):
         ROLE_CHANGED = "role_changed", _("Changed a role")
         MEMBER_REMOVED = "member_removed", _("Removed a member")
         RECORD_EXPORTED = "record_exported", _("Exported the access record")
+        SEND_CANCEL_ASKED = "send_cancel_asked", _("Asked to cancel a reservation")
+        SEND_NOW_ASKED = "send_now_asked", _("Asked to send a reservation now")
+        PLATFORM_ENDPOINT_SET = "platform_endpoint_set", _("Set the platform endpoint")
+        PLATFORM_SECRET_ROTATED = "platform_secret_rotated", _("Rotated the platform secret")
 
     at = models.DateTimeField(_("at"), default=timezone.now)
     action = models.CharField(_("action"), max_length=32, choices=Action)

@@ -25,7 +25,7 @@ from ..accounts.roles import Permission, may
 from ..exports import failed
 from ..exports.forms import ExportRequestForm
 from ..exports.views import CONTENT_TYPES, export_notice_for
-from ..models import Delivery, Export, Organization, SendRequest, SendTally
+from ..models import Delivery, Export, Organization, OutboxMessage, SendRequest, SendTally
 from ..pagination import paginate
 from ..periods import period_presets
 from .filters import DeliveryFilter, SendRequestFilter
@@ -162,6 +162,9 @@ def result_detail(request: MemberRequest, pk: int) -> HttpResponse:
         "failed_form": failed.FailedExportForm(
             initial={"code": _one_code(filterset)}, auto_id="failed_%s"
         ),
+        "platform_requests": OutboxMessage.objects.filter(
+            organization=send.organization, send_id=send.pk
+        ).order_by("-created_at")[:10],
         **_reveal_state(request, send),
     }
     status = 200

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -31,11 +32,13 @@ from sendon_results.demo import (
     seed_history,
 )
 from sendon_results.exports.requests import request_export, run_export
+from sendon_results.handoff import actions, delivery, signing
 from sendon_results.models import (
     AccessEvent,
     Confirmation,
     Membership,
     Organization,
+    PlatformEndpoint,
     SendRequest,
     Statement,
 )
@@ -57,6 +60,8 @@ class Demo:
     confirmation_code: str = ""
     invitation_path: str = ""
     numbers: list[str] = field(default_factory=list)
+    reservation: int = 0
+    cancelling: int = 0
 
 
 def build_demo() -> Demo:
@@ -115,6 +120,8 @@ def build_demo() -> Demo:
     ):
         events.new_event(None, action, user=owner, organization=organization, obj=obj).save()
 
+    reservation, cancelling = _platform_requests(organization, owner)
+
     statement.refresh_from_db()
     confirmation.refresh_from_db()
     assert statement.state == Statement.State.DONE, statement.error
@@ -127,7 +134,31 @@ def build_demo() -> Demo:
         confirmation_code=confirmation.verification_code,
         invitation_path=invitations.link_for(sent.invitation).split("://", 1)[-1].split("/", 1)[-1],
         numbers=[DEMO_NUMBER, "01098765432"],
+        reservation=reservation,
+        cancelling=cancelling,
     )
+
+
+def _platform_requests(organization: Organization, owner: User) -> tuple[int, int]:
+    """A connected platform with requests in each state: a release it refused, a
+    cancellation it has not answered yet (two tries), a test it accepted. Returns the
+    send whose release was refused (a reservation again) and the one being cancelled."""
+    PlatformEndpoint.objects.create(
+        organization=organization,
+        url="https://platform.hanbit.example/console-requests",
+        secret=signing.new_secret(),
+    )
+    reserved = SendRequest.objects.filter(organization=organization, status="reserved")
+    refused, unanswered = reserved.order_by("-requested_at")[:2]
+    asked = actions.ask(refused, "send_now", user=owner, queue=lambda pk: None)
+    reason = '{"reason": "예약 시각이 지나 이미 발송을 시작했습니다."}'
+    delivery.record_try(asked.pk, delivery.Try(409, 48, text=reason))
+    asked = actions.ask(unanswered, "cancel", user=owner, queue=lambda pk: None)
+    delivery.record_try(asked.pk, delivery.Try(503, 131))
+    delivery.record_try(asked.pk, delivery.Try(None, 5003, error="5초 안에 응답이 없었습니다."))
+    test = actions.test_message(PlatformEndpoint.objects.get(organization=organization), user=owner)
+    delivery.record_try(test.pk, delivery.Try(200, 87))
+    return refused.pk, unanswered.pk  # refused, the first is a reservation again
 
 
 def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
@@ -223,6 +254,17 @@ PAGES = [
     ConsolePage("access-record", lambda d: "/audit/", "접근 기록"),
     ConsolePage("members", lambda d: "/settings/members/", "멤버와 초대"),
     ConsolePage("api-keys", lambda d: "/settings/api-keys/", "API 키"),
+    ConsolePage("platform", lambda d: "/settings/platform/", "발송 플랫폼 연결과 요청 기록"),
+    ConsolePage(
+        "send-cancel",
+        lambda d: f"/results/{d.reservation}/cancel/",
+        "예약 취소: 확인 화면",
+    ),
+    ConsolePage(
+        "result-detail-cancelling",
+        lambda d: f"/results/{d.cancelling}/",
+        "예약 취소중: 플랫폼 응답 대기와 시도 기록",
+    ),
     ConsolePage(
         "organization-switch",
         lambda d: f"/results/{d.other_organization_send}/",

@@ -1,0 +1,127 @@
+"""Asking the platform to act on a send: cancel a reservation, or send it now.
+
+The console sends no message itself. An action moves the send to its in-between status
+(예약 취소중, 즉시 발송중) and writes the request into the outbox in the same transaction;
+the deliverer posts it (delivery.py). The platform then confirms what it did through the
+ingest API's status endpoint (cancelled; sending_now, which releases the waiting
+messages), or refuses, and the send goes back to what it was.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..ingest.rules import iso_utc, status_after_results
+from ..models import OutboxMessage, PlatformEndpoint, SendRequest
+from ..tallies import TallyChanges
+
+Kind = OutboxMessage.Kind
+Status = SendRequest.Status
+
+# What each action asks of which sends, and the status it moves them to meanwhile.
+ASKED_OF: dict[str, set[str]] = {Kind.CANCEL: {Status.RESERVED}, Kind.SEND_NOW: {Status.RESERVED}}
+MOVES_TO: dict[str, str] = {Kind.CANCEL: Status.CANCELLING, Kind.SEND_NOW: Status.SENDING_NOW}
+BODY_TYPES: dict[str, str] = {
+    Kind.CANCEL: "reservation.cancel",
+    Kind.SEND_NOW: "reservation.send_now",
+}
+
+
+class NotNow(Exception):
+    """The action cannot be asked for now; the message says why, for the member."""
+
+
+def may_ask(send: SendRequest, kind: str) -> bool:
+    return send.status in ASKED_OF.get(kind, set())
+
+
+def ask(
+    send: SendRequest, kind: str, *, user: User | None, queue: Callable[[int], object]
+) -> OutboxMessage:
+    """Move the send to the action's in-between status and write the request; `queue`
+    is called with the message's id once the transaction has committed. Raises NotNow."""
+    if not PlatformEndpoint.objects.filter(organization_id=send.organization_id).exists():
+        raise NotNow(_("No sending platform is connected yet: an owner sets it in Settings."))
+    with transaction.atomic():
+        send = SendRequest.objects.select_for_update().get(
+            pk=send.pk, requested_at=send.requested_at
+        )
+        if send.status == MOVES_TO[kind]:
+            raise NotNow(_("This was already asked for; the platform has not answered yet."))
+        if not may_ask(send, kind):
+            raise NotNow(_("Only a reservation waiting for its time can be cancelled or sent now."))
+        message = OutboxMessage(
+            organization_id=send.organization_id,
+            kind=kind,
+            send_id=send.pk,
+            send_requested_at=send.requested_at,
+            previous_status=send.status,
+            created_by=user,
+            next_try_at=timezone.now(),
+        )
+        message.body = {
+            "id": str(message.key),
+            "type": BODY_TYPES[kind],
+            "created_at": iso_utc(timezone.now()),
+            "send": {
+                "external_id": send.external_id,
+                "requested_at": iso_utc(send.requested_at),
+                "scheduled_at": iso_utc(send.scheduled_at) if send.scheduled_at else None,
+                "recipients": send.recipient_count,
+            },
+        }
+        message.save()
+        _move(send, MOVES_TO[kind])
+        transaction.on_commit(lambda: queue(message.pk))
+    return message
+
+
+def test_message(endpoint: PlatformEndpoint, *, user: User | None) -> OutboxMessage:
+    """A request that asks nothing of the platform: to see that it answers and checks
+    the signature."""
+    message = OutboxMessage(
+        organization_id=endpoint.organization_id,
+        kind=Kind.TEST,
+        created_by=user,
+        next_try_at=timezone.now(),
+    )
+    message.body = {"id": str(message.key), "type": "test", "created_at": iso_utc(timezone.now())}
+    message.save()
+    return message
+
+
+def give_back(message: OutboxMessage) -> None:
+    """After a refusal, or when the platform was never reached: the send, if it is still
+    where the action left it, returns to the status it had (the caller holds the
+    message's transaction)."""
+    if message.send_id is None or message.send_requested_at is None:
+        return
+    if message.kind not in MOVES_TO:
+        return
+    send = (
+        SendRequest.objects.select_for_update()
+        .filter(pk=message.send_id, requested_at=message.send_requested_at)
+        .first()
+    )
+    if send is None or send.status != MOVES_TO[message.kind]:
+        return
+    # Back to the reservation; or, where the platform has sent messages meanwhile (a
+    # cancellation refused because the time had come), to what their counts say.
+    returned = copy.copy(send)
+    returned.status = message.previous_status
+    _move(send, status_after_results(returned))
+
+
+def _move(send: SendRequest, status: str) -> None:
+    changes = TallyChanges()
+    changes.send(send, -1)
+    send.status = status
+    send.save(update_fields=["status", "updated_at"])
+    changes.send(send)
+    changes.save()
