@@ -48,6 +48,7 @@ urlpatterns = [
     path("results/<id:pk>/failed/", results.result_failed_export, name="result_failed_export"),
     path("results/<id:pk>/cancel/", handoff.send_action, {"kind": "cancel"}, name="send_cancel"),
     path("results/<id:pk>/send-now/", handoff.send_action, {"kind": "send_now"}, name="send_now"),
+    path("results/<id:pk>/resend/", handoff.send_resend, name="send_resend"),
     path("failures/", failures.failures, name="failures"),
     path("exports/", exports.export_list, name="export_list"),
     path("exports/new/", exports.export_create, name="export_create"),

@@ -4,7 +4,9 @@ sending platform: who may, what the pages say, what is recorded."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import socket
+import threading
 
 import pytest
 from django.test import Client
@@ -232,3 +234,36 @@ def test_the_platforms_answers_are_shown_escaped(alice):
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;이미 발송됨" in page
         assert '<script>alert("x")' not in page
         assert "HTTP 409" in page
+
+
+def test_send_a_test_shows_what_the_platform_answered(alice, settings):
+    """The owner's test goes to the real platform while they wait: accepted, then
+    answered 500, each said on the page; a failed test is not tried again."""
+    from .test_handoff_delivery import Platform, accepting, failing
+
+    settings.PLATFORM_ALLOW_HTTP = True
+    settings.PLATFORM_ALLOW_PRIVATE_ADDRESSES = True
+    settings.PLATFORM_TIMEOUT_SECONDS = 1
+    platform = Platform()
+    thread = threading.Thread(target=platform.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = PlatformEndpoint.objects.create(
+            organization=alice.organization, url=platform.url, secret="whsec_test"
+        )
+        platform.secret = endpoint.secret
+        platform.answer = accepting(200)
+        page = alice.client.post("/settings/platform/test/", follow=True).content.decode()
+        assert "플랫폼이 테스트를 받았습니다 (HTTP 200" in page
+        platform.answer = failing(500)
+        page = alice.client.post("/settings/platform/test/", follow=True).content.decode()
+        assert "테스트가 받아들여지지 않았습니다: HTTP 500 · Internal Server Error" in page
+    finally:
+        platform.server.shutdown()
+    accepted, refused = OutboxMessage.objects.order_by("id")
+    assert (accepted.kind, accepted.state) == ("test", "accepted")
+    assert (refused.state, refused.next_try_at) == ("gave_up", None)
+    assert [seen.body for seen in platform.requests] == [
+        json.dumps(accepted.body, ensure_ascii=False, separators=(",", ":")).encode(),
+        json.dumps(refused.body, ensure_ascii=False, separators=(",", ":")).encode(),
+    ]

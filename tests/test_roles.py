@@ -326,6 +326,15 @@ TABLE: dict[str, list[Case]] = {
             note="not a reservation: back to the send, which says so",
         ),
     ],
+    "send_resend": [
+        Case(signed_in(viewer=403, operator=200, owner=200, other=404), kwargs=send),
+        Case(
+            signed_in(viewer=403, operator=200, owner=200, other=404),
+            method="post",
+            kwargs=send,
+            note="no failures to resend: the page says so",
+        ),
+    ],
     "export_list": [Case(signed_in(viewer=403, operator=200, owner=200, other=200))],
     "export_create": [
         Case(

@@ -224,6 +224,8 @@ def parse_send(data: Any) -> NewSend:
                 "sender.kind", "KakaoTalk channels need a kakao sender, SMS/LMS/MMS a phone."
             )
     send["recipients"] = _recipients(check, data)
+    if resend_of := check.text(data, "resend_of", "resend_of", required=False):
+        send["resend_of"] = resend_of
     check.check()
     return cast(NewSend, send)
 

@@ -131,6 +131,7 @@ def _send_json(send: SendRequest) -> dict[str, Any]:
         "failure_reason": send.failure_reason,
         "points_charged": f"{send.points_charged:.2f}",
         "points_refunded": f"{send.points_refunded:.2f}",
+        "resend_of": send.resend_of,
         "counts": {
             "recipients": send.recipient_count,
             **{outcome: getattr(send, f"{outcome}_count") for outcome in Delivery.Status.values},

@@ -1,24 +1,29 @@
-"""Asking the platform to act on a send: cancel a reservation, or send it now.
+"""Asking the platform to act on a send: cancel a reservation, send it now, or resend it
+to the recipients who failed.
 
 The console sends no message itself. An action moves the send to its in-between status
 (예약 취소중, 즉시 발송중) and writes the request into the outbox in the same transaction;
 the deliverer posts it (delivery.py). The platform then confirms what it did through the
 ingest API's status endpoint (cancelled; sending_now, which releases the waiting
-messages), or refuses, and the send goes back to what it was.
+messages), or refuses, and the send goes back to what it was. A resend leaves the send
+as it is: the platform records it as a new send naming this one (`resend_of`).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..ingest.rules import iso_utc, status_after_results
-from ..models import OutboxMessage, PlatformEndpoint, SendRequest
+from ..models import Delivery, OutboxMessage, PlatformEndpoint, SendRequest
+from ..result_codes import explain
 from ..tallies import TallyChanges
 
 Kind = OutboxMessage.Kind
@@ -69,15 +74,97 @@ def ask(
             "id": str(message.key),
             "type": BODY_TYPES[kind],
             "created_at": iso_utc(timezone.now()),
-            "send": {
-                "external_id": send.external_id,
-                "requested_at": iso_utc(send.requested_at),
-                "scheduled_at": iso_utc(send.scheduled_at) if send.scheduled_at else None,
-                "recipients": send.recipient_count,
-            },
+            "send": _described(send),
         }
         message.save()
         _move(send, MOVES_TO[kind])
+        transaction.on_commit(lambda: queue(message.pk))
+    return message
+
+
+# What a resend may be asked of: sends with failed recipients (a failure is final, even
+# while the rest of the send is still under way). Reservations and cancelled sends have
+# none.
+RESENDABLE = {Status.COMPLETED, Status.IN_PROGRESS, Status.FAILED}
+
+
+def failed_groups(send: SendRequest) -> list[dict[str, Any]]:
+    """The send's failures by (result code, channel), most first, each with our
+    explanation and whether resending may help (a number that does not exist will not)."""
+    rows = (
+        Delivery.objects.of_send(send)
+        .filter(status=Delivery.Status.FAILURE)
+        .values("result_code", "final_channel")
+        .annotate(count=Count("id"))
+        .order_by("-count", "result_code", "final_channel")
+    )
+    groups = []
+    for row in rows:
+        explanation = explain(row["result_code"], row["final_channel"])
+        groups.append(
+            {
+                **row,
+                "key": f"{row['result_code']}|{row['final_channel']}",
+                "explanation": explanation,
+                "worth_it": explanation is None or explanation.group != "permanent",
+            }
+        )
+    return groups
+
+
+def ask_resend(
+    send: SendRequest,
+    keys: list[str],
+    *,
+    user: User | None,
+    queue: Callable[[int], object],
+) -> OutboxMessage:
+    """Ask the platform to send the send again to its failed recipients of the chosen
+    (result code|channel) groups; raises NotNow."""
+    if not PlatformEndpoint.objects.filter(organization_id=send.organization_id).exists():
+        raise NotNow(_("No sending platform is connected yet: an owner sets it in Settings."))
+    if send.status not in RESENDABLE or not send.failure_count:
+        raise NotNow(_("Only a send with failed recipients can be resent to them."))
+    chosen = [key.partition("|") for key in keys]
+    if not chosen:
+        raise NotNow(_("Choose at least one result code to resend."))
+    asked = OutboxMessage.objects.filter(
+        send_id=send.pk, kind=Kind.RESEND, state=OutboxMessage.State.PENDING
+    )
+    with transaction.atomic():
+        # The send's row lock makes two clicks at once one request.
+        SendRequest.objects.select_for_update().get(pk=send.pk, requested_at=send.requested_at)
+        if asked.exists():
+            raise NotNow(_("This was already asked for; the platform has not answered yet."))
+        which = Q()
+        for code, _sep, channel in chosen:
+            which |= Q(result_code=code, final_channel=channel)
+        recipients = list(
+            Delivery.objects.of_send(send)
+            .filter(which, status=Delivery.Status.FAILURE)
+            .order_by("id")
+            .values_list("external_id", flat=True)
+        )
+        if not recipients:
+            raise NotNow(_("None of the send's failures has these result codes."))
+        message = OutboxMessage(
+            organization_id=send.organization_id,
+            kind=Kind.RESEND,
+            send_id=send.pk,
+            send_requested_at=send.requested_at,
+            previous_status=send.status,
+            created_by=user,
+            next_try_at=timezone.now(),
+        )
+        message.body = {
+            "id": str(message.key),
+            "type": "send.resend",
+            "created_at": iso_utc(timezone.now()),
+            "send": _described(send),
+            "result_codes": sorted({code for code, _sep, _channel in chosen}),
+            "recipients": recipients,
+        }
+        message.save()
         transaction.on_commit(lambda: queue(message.pk))
     return message
 
@@ -116,6 +203,15 @@ def give_back(message: OutboxMessage) -> None:
     returned = copy.copy(send)
     returned.status = message.previous_status
     _move(send, status_after_results(returned))
+
+
+def _described(send: SendRequest) -> dict[str, object]:
+    return {
+        "external_id": send.external_id,
+        "requested_at": iso_utc(send.requested_at),
+        "scheduled_at": iso_utc(send.scheduled_at) if send.scheduled_at else None,
+        "recipients": send.recipient_count,
+    }
 
 
 def _move(send: SendRequest, status: str) -> None:

@@ -114,7 +114,10 @@ def _post(endpoint: PlatformEndpoint, message: OutboxMessage) -> Try:
         "Idempotency-Key": str(message.key),
         signing.HEADER: signing.header_value(secrets, body),
     }
-    parts = urlsplit(endpoint.url)
+    url = endpoint.notify_url if message.kind == OutboxMessage.Kind.NOTIFY else endpoint.url
+    if not url:
+        return Try(None, 0, error=_("No result notification URL is set."), final=True)
+    parts = urlsplit(url)
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -126,7 +129,7 @@ def _post(endpoint: PlatformEndpoint, message: OutboxMessage) -> Try:
 
     try:
         # Checked again at every try: the settings, and what the name resolves to now.
-        address = check_url(endpoint.url)
+        address = check_url(url)
     except Refused as refused:
         return Try(None, elapsed(), error=str(refused), final=True)
     kind = PinnedHTTPSConnection if https else PinnedHTTPConnection

@@ -10,6 +10,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import audit, retention, tasks
@@ -28,19 +29,14 @@ ASKED = {
     OutboxMessage.Kind.CANCEL: audit.Action.SEND_CANCEL_ASKED,
     OutboxMessage.Kind.SEND_NOW: audit.Action.SEND_NOW_ASKED,
 }
+ASKED_OF_PLATFORM = gettext_lazy("Asked the sending platform. The status changes when it confirms.")
 
 
 @require_http_methods(["GET", "POST"])
 @permission_required(Permission.ACT_ON_SENDS)
 def send_action(request: MemberRequest, pk: int, kind: str) -> HttpResponse:
     """GET shows what the action will do and asks to confirm; POST asks the platform."""
-    send = (
-        retention.kept(SendRequest.objects.select_related("sender"))
-        .filter(pk=pk, organization=request.organization)
-        .first()
-    )
-    if send is None:
-        raise Http404("no such send in this organization")
+    send = _send_worked_on(request, pk)
     if request.method == "GET":
         context = {
             "send": send,
@@ -55,11 +51,43 @@ def send_action(request: MemberRequest, pk: int, kind: str) -> HttpResponse:
         messages.error(request, str(problem))
     else:
         audit.record(request, ASKED[OutboxMessage.Kind(kind)], obj=send)
-        messages.success(
-            request,
-            _("Asked the sending platform. The status changes when it confirms."),
-        )
+        messages.success(request, ASKED_OF_PLATFORM)
     return redirect("result_detail", pk=send.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Permission.ACT_ON_SENDS)
+def send_resend(request: MemberRequest, pk: int) -> HttpResponse:
+    """GET lists the send's failures by result code, to choose which to resend (those
+    resending cannot help left out), with what it may cost; POST asks the platform."""
+    send = _send_worked_on(request, pk)
+    groups = actions.failed_groups(send)
+    chosen = request.POST.getlist("group")
+    if request.method == "POST":
+        try:
+            message = actions.ask_resend(
+                send, chosen, user=request.user, queue=tasks.queue_outbox_delivery
+            )
+        except actions.NotNow as problem:
+            messages.error(request, str(problem))
+        else:
+            detail = {
+                "result_codes": message.body["result_codes"],
+                "recipients": len(message.body["recipients"]),
+            }
+            audit.record(request, audit.Action.SEND_RESEND_ASKED, obj=send, detail=detail)
+            messages.success(request, ASKED_OF_PLATFORM)
+            return redirect("result_detail", pk=send.pk)
+    per_message = send.points_charged / send.recipient_count if send.recipient_count else 0
+    context = {
+        "send": send,
+        "groups": groups,
+        "chosen": set(chosen) if request.method == "POST" else None,
+        "per_message": per_message,
+        "possible": send.status in actions.RESENDABLE and send.failure_count > 0,
+        "connected": PlatformEndpoint.objects.filter(organization=send.organization).exists(),
+    }
+    return render(request, "handoff/send_resend.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -128,13 +156,27 @@ def platform_test(request: MemberRequest) -> HttpResponse:
             _("The platform accepted the test (HTTP %(status)s, %(ms)s ms).") % last,
         )
     else:
-        answer = message.answer or last.get("error") or _("HTTP %(status)s") % last
+        said = [f"HTTP {last['status']}" if last.get("status") else ""]
+        said.append(str(message.answer or last.get("error") or ""))
+        answer = " · ".join(part for part in said if part)
         messages.error(request, _("The test was not accepted: %(answer)s") % {"answer": answer})
         if message.state == OutboxMessage.State.PENDING:  # a test is not tried again
             OutboxMessage.objects.filter(pk=message.pk).update(
                 state=OutboxMessage.State.GAVE_UP, next_try_at=None, settled_at=timezone.now()
             )
     return redirect("platform_settings")
+
+
+def _send_worked_on(request: MemberRequest, pk: int) -> SendRequest:
+    """A kept send of the organization worked in; 404 for anything else."""
+    send = (
+        retention.kept(SendRequest.objects.select_related("sender"))
+        .filter(pk=pk, organization=request.organization)
+        .first()
+    )
+    if send is None:
+        raise Http404("no such send in this organization")
+    return send
 
 
 def _connect_first(request: MemberRequest) -> HttpResponse:

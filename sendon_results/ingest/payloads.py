@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 
 class NewSender(TypedDict):
@@ -33,6 +33,8 @@ class NewSend(TypedDict):
     fallback: bool
     sender: NewSender
     recipients: list[NewRecipient]
+    # Only when given (the content hash of a send posted without it stays what it was).
+    resend_of: NotRequired[str]
 
 
 class NewResult(TypedDict):

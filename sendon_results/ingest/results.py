@@ -21,6 +21,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ..handoff import notifications
 from ..models import Delivery, Organization, PendingResult, SendRequest
 from ..tallies import TallyChanges
 from .errors import Invalid, TooManyWaiting, UnknownRecipient
@@ -71,11 +72,15 @@ def apply_results(*, organization: Organization, results: list[NewResult]) -> Su
             PendingResult.objects.bulk_create(early)
             summary["pending"] = len(early)
         changes = TallyChanges()
+        before = {send.pk: send.status for send in sends.values()}
         for external_id, send in sends.items():
             counted = apply_to_send(send=send, items=by_send[external_id], changes=changes)
             summary["applied"] += counted["applied"]
             summary["unchanged"] += counted["unchanged"]
         changes.save()
+        notifications.finished(
+            organization.pk, [s for s in sends.values() if s.status != before[s.pk]]
+        )
     return summary
 
 

@@ -10,9 +10,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import partitions
+from ..handoff import notifications
 from ..models import Delivery, Organization, PendingResult, SenderProfile, SendRequest
 from ..tallies import TallyChanges
-from .errors import Conflict
+from .errors import Conflict, Invalid
 from .payloads import EarlySummary, NewSend
 from .results import apply_to_send, revive, take_turns
 from .rules import content_hash, posted_hash
@@ -24,6 +25,10 @@ def create_send(
     """The send and its deliveries, and any results that came first; returns (send,
     created, what became of the early results). Raises Conflict when the organization has
     another send under this external_id."""
+    if (original := send.get("resend_of")) and not SendRequest.objects.filter(
+        organization=organization, external_id=original
+    ).exists():
+        raise Invalid([{"field": "resend_of", "message": "No send with this external_id."}])
     digest = content_hash(send)
     # Before the send's own lock: a month not made yet (beat down for months) is made
     # here, which locks both tables' parents until the call's transaction ends.
@@ -84,6 +89,7 @@ def _insert_send(
         recipient_count=count,
         **{f"{outcome}_count": count},
         content_hash=digest,
+        resend_of=send.get("resend_of", ""),
     )
     deliveries = Delivery.objects.bulk_create(
         [
@@ -118,4 +124,5 @@ def _insert_send(
         summary = apply_to_send(send=row, items=early, changes=changes, drop_invalid=True)
         waiting.delete()
     changes.save()
+    notifications.finished(organization.pk, [row])  # its early results may have ended it
     return row, summary

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from ..handoff import notifications
 from ..models import Delivery, SendRequest
 from ..result_codes import REQUEST_FAILED
 from ..tallies import TallyChanges
@@ -71,6 +72,7 @@ def change_status(*, send: SendRequest, status: str, reason: str) -> SendRequest
         changes.send(send)
         changes.deliveries_of(send)
         changes.save()
+        notifications.finished(send.organization_id, [send])
     return send
 
 

@@ -62,6 +62,7 @@ class AccessEvent(models.Model):
         RECORD_EXPORTED = "record_exported", _("Exported the access record")
         SEND_CANCEL_ASKED = "send_cancel_asked", _("Asked to cancel a reservation")
         SEND_NOW_ASKED = "send_now_asked", _("Asked to send a reservation now")
+        SEND_RESEND_ASKED = "send_resend_asked", _("Asked to resend to the failed")
         PLATFORM_ENDPOINT_SET = "platform_endpoint_set", _("Set the platform endpoint")
         PLATFORM_SECRET_ROTATED = "platform_secret_rotated", _("Rotated the platform secret")
 

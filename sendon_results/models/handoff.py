@@ -24,6 +24,9 @@ class PlatformEndpoint(models.Model):
         Organization, on_delete=models.CASCADE, related_name="platform_endpoint"
     )
     url = models.URLField(_("endpoint URL"), max_length=500)
+    # Where a summary of each send that reaches its end goes, signed the same way; blank:
+    # no notifications.
+    notify_url = models.URLField(_("result notification URL"), max_length=500, blank=True)
     secret = models.CharField(max_length=100)
     previous_secret = models.CharField(max_length=100, blank=True)
     previous_until = models.DateTimeField(null=True, blank=True)
@@ -41,6 +44,8 @@ class OutboxMessage(models.Model):
     class Kind(models.TextChoices):
         CANCEL = "cancel", _("Cancel the reservation")
         SEND_NOW = "send_now", _("Send now")
+        RESEND = "resend", _("Resend to the failed")
+        NOTIFY = "notify", _("Result notification")
         TEST = "test", _("Test")
 
     class State(models.TextChoices):

@@ -173,6 +173,11 @@ class SendRequest(models.Model):
     cancelled_count = models.PositiveIntegerField(
         pgettext_lazy("outcome", "cancelled"), default=0, db_default=0
     )
+    # The platform id of the send this one resends to its failed recipients (실패 건
+    # 재발송, asked from the console and recorded by the platform), or "".
+    resend_of = models.CharField(
+        _("resend of"), max_length=100, blank=True, default="", db_default=""
+    )
     # SHA-256 of the send as the platform posted it: a replay with the same content is the
     # same send, with other content a conflict.
     content_hash = models.CharField(max_length=64, blank=True)
@@ -249,6 +254,12 @@ class SendRequest(models.Model):
                 fields=["organization", "-requested_at", "-id"],
                 condition=Q(cancelled_count__gt=0),
                 name="send_org_has_cancelled",
+            ),
+            # A send's resends, for its page: the few sends that are one.
+            models.Index(
+                fields=["organization", "resend_of"],
+                condition=~Q(resend_of=""),
+                name="send_org_resend_of",
             ),
         ]
 

@@ -25,6 +25,7 @@ from ..accounts.roles import Permission, may
 from ..exports import failed
 from ..exports.forms import ExportRequestForm
 from ..exports.views import CONTENT_TYPES, export_notice_for
+from ..handoff import actions, resends
 from ..models import Delivery, Export, Organization, OutboxMessage, SendRequest, SendTally
 from ..pagination import paginate
 from ..periods import period_presets
@@ -165,6 +166,8 @@ def result_detail(request: MemberRequest, pk: int) -> HttpResponse:
         "platform_requests": OutboxMessage.objects.filter(
             organization=send.organization, send_id=send.pk
         ).order_by("-created_at")[:10],
+        "resends": resends.linked(send),
+        "resendable": actions.RESENDABLE,
         **_reveal_state(request, send),
     }
     status = 200

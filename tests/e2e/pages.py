@@ -61,6 +61,7 @@ class Demo:
     invitation_path: str = ""
     numbers: list[str] = field(default_factory=list)
     reservation: int = 0
+    completed_with_failures: int = 0
     cancelling: int = 0
 
 
@@ -135,6 +136,12 @@ def build_demo() -> Demo:
         invitation_path=invitations.link_for(sent.invitation).split("://", 1)[-1].split("/", 1)[-1],
         numbers=[DEMO_NUMBER, "01098765432"],
         reservation=reservation,
+        completed_with_failures=newest.filter(
+            organization=organization, status="completed", failure_count__gt=1
+        )
+        .values_list("pk", flat=True)
+        .first()
+        or 0,
         cancelling=cancelling,
     )
 
@@ -259,6 +266,11 @@ PAGES = [
         "send-cancel",
         lambda d: f"/results/{d.reservation}/cancel/",
         "예약 취소: 확인 화면",
+    ),
+    ConsolePage(
+        "send-resend",
+        lambda d: f"/results/{d.completed_with_failures}/resend/",
+        "실패 건 재발송: 결과 코드 고르기",
     ),
     ConsolePage(
         "result-detail-cancelling",

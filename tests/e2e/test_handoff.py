@@ -1,11 +1,13 @@
-"""An operator cancels a reservation in a real browser: the console hands the request to
-a platform on 127.0.0.1 (signed), the platform accepts it and then confirms through the
-ingest API, and the send's page moves 예약 접수 → 예약 취소중 → 예약 취소 by itself."""
+"""An operator acts on sends in a real browser, through a platform on 127.0.0.1 that
+checks the console's signature, accepts, and then reports through the ingest API: a
+reservation cancelled (its page moves 예약 접수 → 예약 취소중 → 예약 취소 by itself), and
+the failed recipients of a send resent (the new send is linked from the original)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 import time
 import urllib.request
@@ -58,9 +60,33 @@ class Platform:
     def confirm(self, request: dict) -> None:
         time.sleep(1.5)  # long enough to see 예약 취소중
         external_id = request["send"]["external_id"]
+        if request["type"] == "reservation.cancel":
+            self.call(f"send-requests/{external_id}/status", {"status": "cancelled"})
+        elif request["type"] == "send.resend":
+            # The same message again, as a new send naming the original, to the failed
+            # recipients it lists; this time one of them gets it.
+            resend = sms(f"{external_id}-R", [PHONES[r] for r in request["recipients"]])
+            self.call("send-requests", {**resend, "resend_of": external_id})
+            at = timezone.now().isoformat()
+            self.call(
+                "results",
+                {
+                    "results": [
+                        {
+                            "send_external_id": f"{external_id}-R",
+                            "recipient_external_id": "R-0",
+                            "outcome": "success",
+                            "result_code": "1000",
+                            "completed_at": at,
+                        }
+                    ]
+                },
+            )
+
+    def call(self, path: str, data: dict) -> None:
         call = urllib.request.Request(
-            f"{self.console}/api/v1/send-requests/{external_id}/status",
-            data=json.dumps({"status": "cancelled"}).encode(),
+            f"{self.console}/api/v1/{path}",
+            data=json.dumps(data).encode(),
             headers={
                 "Authorization": f"Bearer {self.api_key}",
                 "Content-Type": "application/json",
@@ -68,6 +94,35 @@ class Platform:
             method="POST",
         )
         urllib.request.urlopen(call, timeout=10).close()
+
+
+# The original send's recipients, by their external_id.
+PHONES = {f"R-{i}": f"010-3333-{i:04d}" for i in range(4)}
+
+
+def sms(external_id: str, phones: list[str]) -> dict:
+    return {
+        "external_id": external_id,
+        "requested_at": (timezone.now() - dt.timedelta(minutes=1)).isoformat(),
+        "source": "api",
+        "channel": "sms",
+        "sender": {"kind": "phone", "value": "02-1234-5678", "label": "대표"},
+        "body": "[배송] 오늘 도착 예정입니다",
+        "points_per_message": "9",
+        "recipients": [
+            {"external_id": f"R-{i}", "phone": phone, "name": ""} for i, phone in enumerate(phones)
+        ],
+    }
+
+
+def sign_in_as_operator(page: Page, base_url: str, alice: Account) -> None:
+    operator = MembershipFactory(organization=alice.organization, role=Membership.Role.OPERATOR)
+    operator.user.set_password("password-123")
+    operator.user.save()
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("아이디").fill(operator.user.username)
+    page.get_by_label("비밀번호").fill("password-123")
+    page.get_by_role("button", name="로그인").click()
 
 
 @pytest.fixture
@@ -95,13 +150,7 @@ def test_an_operator_cancels_a_reservation_and_watches_it_confirmed(
         scheduled_at=timezone.now() + dt.timedelta(days=1),
         points_charged=36,
     )
-    operator = MembershipFactory(organization=alice.organization, role=Membership.Role.OPERATOR)
-    operator.user.set_password("password-123")
-    operator.user.save()
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("아이디").fill(operator.user.username)
-    page.get_by_label("비밀번호").fill("password-123")
-    page.get_by_role("button", name="로그인").click()
+    sign_in_as_operator(page, live_server.url, alice)
     page.goto(f"{live_server.url}/results/{send.pk}/")
     badge = page.locator("#send-progress .badge")
     expect(badge).to_have_text("예약 접수")
@@ -126,3 +175,52 @@ def test_an_operator_cancels_a_reservation_and_watches_it_confirmed(
     page.reload()
     expect(page.locator(".platform-requests")).to_contain_text("플랫폼 접수")
     expect(page.locator(".platform-requests")).to_contain_text("HTTP 202")
+
+
+def test_an_operator_resends_to_the_failed_and_follows_the_link(page: Page, live_server, platform):
+    alice, fake = platform
+    fake.call("send-requests", sms("S-9", list(PHONES.values())))
+    at = timezone.now().isoformat()
+    outcomes = [("success", "1000"), ("failure", "2003"), ("failure", "2003"), ("failure", "3001")]
+    fake.call(
+        "results",
+        {
+            "results": [
+                {
+                    "send_external_id": "S-9",
+                    "recipient_external_id": f"R-{i}",
+                    "outcome": outcome,
+                    "result_code": code,
+                    "carrier": "KT",
+                    "completed_at": at,
+                }
+                for i, (outcome, code) in enumerate(outcomes)
+            ]
+        },
+    )
+    original = SendRequest.objects.get(organization=alice.organization, external_id="S-9")
+    sign_in_as_operator(page, live_server.url, alice)
+    page.goto(f"{live_server.url}/results/{original.pk}/")
+    page.get_by_role("link", name="실패 건 재발송").click()
+    temporary = page.get_by_role("checkbox", name=re.compile("2003"))
+    missing = page.get_by_role("checkbox", name=re.compile("3001"))
+    expect(temporary).to_be_checked()
+    expect(missing).not_to_be_checked()  # a number that does not exist: not worth it
+    page.get_by_role("button", name="재발송").click()
+    expect(page.get_by_text("발송 플랫폼에 요청했습니다")).to_be_visible()
+
+    # The platform records the resend a moment later; the original's page then links it.
+    deadline = time.monotonic() + 15
+    while not SendRequest.objects.filter(resend_of="S-9").exists():
+        assert time.monotonic() < deadline, "the platform never recorded the resend"
+        time.sleep(0.2)
+    [request] = fake.received
+    assert request["type"] == "send.resend"
+    assert request["recipients"] == ["R-1", "R-2"]
+    page.reload()
+    expect(page.locator(".recovered")).to_have_text(
+        "실패한 수신자 3명 중 1명이 재발송으로 성공했습니다."
+    )
+    page.locator(".resend-list a").first.click()
+    expect(page.locator(".resend-link")).to_contain_text("재발송 원본:")
+    expect(page.locator("#send-facts")).to_contain_text("S-9-R")
