@@ -32,6 +32,7 @@ from .models import (
     Export,
     Job,
     Organization,
+    OutboxMessage,
     PendingResult,
     PurgeLock,
     PurgeLog,
@@ -114,8 +115,9 @@ class PurgeResult:
 def purge_expired(
     *, dry_run: bool = False, batch_size: int = DELIVERY_BATCH, max_batches: int | None = None
 ) -> PurgeResult:
-    """Delete expired sends with their deliveries, in bounded batches, expired files, and
-    the access record's events older than AUDIT_RETENTION_DAYS.
+    """Delete expired sends with their deliveries, in bounded batches, expired files, the
+    requests to the platform made before the cutoff, and the access record's events older
+    than AUDIT_RETENTION_DAYS.
 
     Each batch is one transaction of whole sends (deliveries and their send together), and
     re-checks the cutoff as it deletes, so an interrupted run leaves nothing half done and
@@ -163,6 +165,11 @@ def purge_expired(
             if not any(counts.values()):
                 del result.per_organization[organization.name]
         result.pending_results = _purge_pending_results(dry_run=dry_run)
+        # Requests to the platform go with the records they are about: a resend's names
+        # recipients, a notification sums a send up.
+        platform_requests = OutboxMessage.objects.filter(created_at__lt=limit)
+        if not dry_run:
+            platform_requests.delete()
         result.access_events = _purge_access_events(access_record_cutoff(now), dry_run=dry_run)
         for counts in result.per_organization.values():
             result.sends += counts["sends"]

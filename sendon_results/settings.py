@@ -329,6 +329,9 @@ CACHES = {
 PLATFORM_TIMEOUT_SECONDS = envint("PLATFORM_TIMEOUT_SECONDS", "5")
 PLATFORM_ALLOW_HTTP = envbool("PLATFORM_ALLOW_HTTP", "true" if DEBUG else "false")
 PLATFORM_ALLOW_PRIVATE_ADDRESSES = envbool("PLATFORM_ALLOW_PRIVATE_ADDRESSES", "false")
+# A try holds its request this long past the timeout; a worker that dies mid-try leaves
+# it to the next try after that.
+PLATFORM_LEASE_SECONDS = envint("PLATFORM_LEASE_SECONDS", "60")
 
 # Exports: how long a finished file is kept, and how long one job may run.
 EXPORT_EXPIRY_DAYS = envint("EXPORT_EXPIRY_DAYS", "7")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import connection
@@ -185,3 +187,110 @@ def test_postgresql_stopped_and_started_again(stack, user):
     page = user.get("/results/")
     assert page.status_code == 200 and "발송결과" in page.text
     assert user.get("/healthz").json() == {"database": "ok", "broker": "ok"}
+
+
+class HangingPlatform:
+    """A sending platform on 127.0.0.1 that takes the first request and never answers
+    it, and accepts every one after; it records each request's Idempotency-Key."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.first_arrived = threading.Event()
+        self.release = threading.Event()
+        platform = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers["Content-Length"]))
+                platform.keys.append(self.headers["Idempotency-Key"])
+                if len(platform.keys) == 1:
+                    platform.first_arrived.set()
+                    platform.release.wait(60)  # the worker is killed meanwhile
+                    return
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/console"
+
+
+RESERVE = """
+import datetime as dt
+from decimal import Decimal
+from django.utils import timezone
+from sendon_results.handoff import signing
+from sendon_results.ingest import create_send
+from sendon_results.models import Organization, PlatformEndpoint
+organization = Organization.objects.get(name="한빛커머스")
+PlatformEndpoint.objects.create(organization=organization, url="{url}", secret=signing.new_secret())
+now = timezone.now()
+send, _, _ = create_send(organization=organization, send={{
+    "external_id": "FAULT-RESERVATION", "requested_at": now - dt.timedelta(minutes=1),
+    "source": "api", "channel": "sms", "title": "", "body": "[예약] 안내",
+    "scheduled_at": now + dt.timedelta(days=1), "points_per_message": Decimal("9"),
+    "fallback": False, "sender": {{"kind": "phone", "value": "0212345678", "label": ""}},
+    "recipients": [{{"external_id": "R-1", "phone": "01012340000", "name": ""}}],
+}})
+print(send.pk)
+"""
+
+
+def outbox(stack: Stack) -> list[tuple]:
+    return stack.query("SELECT key::text, state, tries::text FROM sendon_results_outboxmessage")
+
+
+def test_a_worker_killed_mid_delivery_delivers_again_without_a_duplicate(stack, user):
+    """kill -9 of the worker while the platform holds its request: the request is not
+    lost, and once its lease has ended the next round (beat's, every minute) posts it
+    again under the same Idempotency-Key; the platform accepts it, one request in all."""
+    platform = HangingPlatform()
+    stack.env.update(
+        PLATFORM_ALLOW_HTTP="true",
+        PLATFORM_ALLOW_PRIVATE_ADDRESSES="true",
+        PLATFORM_TIMEOUT_SECONDS="10",
+        PLATFORM_LEASE_SECONDS="1",
+    )
+    send_id = stack.manage("shell", "-c", RESERVE.format(url=platform.url)).split()[-1]
+    worker = stack.start_worker("outbox@faults")
+    try:
+        page = user.get(f"/results/{send_id}/cancel/")
+        assert page.status_code == 200, page.text[:300]
+        assert user.post(f"/results/{send_id}/cancel/", {}).status_code == 302
+        assert platform.first_arrived.wait(60), stack.worker_log("outbox@faults")[-3000:]
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        [(key, state, tries)] = outbox(stack)
+        assert (state, tries) == ("pending", "[]")  # the try never ended
+
+        # The lease (timeout + 1 s) ends; then what beat runs every minute, in a process
+        # of its own.
+        [(leased_until,)] = stack.query(
+            "SELECT extract(epoch FROM next_try_at - now()) FROM sendon_results_outboxmessage"
+        )
+        assert 5 < leased_until <= 11
+        time.sleep(float(leased_until) + 0.5)
+        deliver_due = "from sendon_results.handoff import delivery; print(delivery.deliver_due())"
+        assert stack.manage("shell", "-c", deliver_due).split()[-1] == "1"
+        [(key_after, state_after, tries_after)] = outbox(stack)
+        assert state_after == "accepted", tries_after
+        assert platform.keys == [key, key] == [key_after, key_after]
+        (status,) = stack.query(
+            "SELECT status FROM sendon_results_sendrequest WHERE id = %s", int(send_id)
+        )[0]
+        assert status == "cancelling"  # until the platform confirms through the API
+    finally:
+        platform.release.set()
+        platform.server.shutdown()
+        for name in (
+            "PLATFORM_ALLOW_HTTP",
+            "PLATFORM_ALLOW_PRIVATE_ADDRESSES",
+            "PLATFORM_LEASE_SECONDS",
+            "PLATFORM_TIMEOUT_SECONDS",
+        ):
+            stack.env.pop(name)

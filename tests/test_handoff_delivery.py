@@ -704,7 +704,7 @@ def test_both_secrets_sign_during_a_rotation_and_only_the_new_one_after(
     endpoint.previous_until = timezone.now() + dt.timedelta(hours=1)
     endpoint.save()
 
-    delivery.deliver(actions.test_message(endpoint, user=None).pk)
+    delivery.deliver(actions.test_message(endpoint, user=None).pk, waited_for=True)
 
     during = platform.requests[-1]
     header = during.headers[signing.HEADER]
@@ -714,7 +714,7 @@ def test_both_secrets_sign_during_a_rotation_and_only_the_new_one_after(
 
     with time_machine.travel(endpoint.previous_until + dt.timedelta(seconds=1)):
         message = actions.test_message(endpoint, user=None)
-        delivery.deliver(message.pk)
+        delivery.deliver(message.pk, waited_for=True)
         after = platform.requests[-1]
         header = after.headers[signing.HEADER]
         assert len(v1_signatures(header)) == 1
@@ -827,3 +827,131 @@ def test_urls_with_credentials_or_without_a_host_are_refused(url: str) -> None:
     """A URL that carries a user name or password, or names no host, is refused."""
     with pytest.raises(addresses.Refused):
         addresses.check_url(url)
+
+
+# Found in review: each of these failed before its fix.
+
+
+def a_result(send: SendRequest, index: int, outcome: str = "success") -> dict:
+    return {
+        "send_external_id": send.external_id,
+        "recipient_external_id": f"{send.external_id}-{index}",
+        "outcome": outcome,
+        "result_code": "1000" if outcome == "success" else "2003",
+        "result_message": "",
+        "carrier": "SKT",
+        "final_channel": "",
+        "completed_at": timezone.now(),
+        "points_refunded": Decimal("0"),
+    }
+
+
+def test_a_result_before_the_platforms_release_keeps_the_send_sending_now(
+    platform: Platform, endpoint: PlatformEndpoint, reserved: SendRequest
+) -> None:
+    """A result may come before the platform's own sending_now: the send stays 즉시
+    발송중 while a message still waits, and the confirmation then releases that one."""
+    message = ask(reserved, "send_now")
+    delivery.deliver(message.pk)
+    apply_results(organization=reserved.organization, results=[a_result(reserved, 0)])
+    assert fresh(reserved).status == SendRequest.Status.SENDING_NOW
+    change_status(send=reserved, status="sending_now", reason="")
+    assert outcomes_of(reserved) == ["sending", "success"]
+    assert fresh(reserved).waiting_count == 0
+    assert_exact()
+
+
+def test_a_send_ended_while_its_cancel_was_refused_is_notified(
+    platform: Platform, endpoint: PlatformEndpoint, reserved: SendRequest
+) -> None:
+    """The platform sent the reservation anyway, reported every result, then refused the
+    cancel: the send ends there (completed), and its notification goes out."""
+    endpoint.notify_url = endpoint.url
+    endpoint.save()
+    message = ask(reserved, "cancel")
+    apply_results(
+        organization=reserved.organization, results=[a_result(reserved, 0), a_result(reserved, 1)]
+    )
+    platform.answer = refusing_with_json({"reason": "Already sent."})
+    delivery.deliver(message.pk)
+    assert fresh(reserved).status == SendRequest.Status.COMPLETED
+    [notified] = OutboxMessage.objects.filter(kind=OutboxMessage.Kind.NOTIFY)
+    assert notified.body["send"]["status"] == "completed"
+
+
+def test_each_failed_recipient_is_resent_from_the_original_once(
+    platform: Platform, endpoint: PlatformEndpoint, organization: Organization
+) -> None:
+    """Once a resend is accepted, asking again for the same failures is refused (they
+    would get the message twice); failures not resent yet may still go."""
+    send = make_send(organization, outcomes=["failure", "failure"], status="completed")
+    first = actions.ask_resend(send, [f"3019|{send.channel}"], user=None, queue=lambda pk: None)
+    delivery.deliver(first.pk)
+    assert fresh(first).state == State.ACCEPTED
+    with pytest.raises(actions.NotNow):
+        actions.ask_resend(send, [f"3019|{send.channel}"], user=None, queue=lambda pk: None)
+    # A refused resend does not count: its recipients may be asked for again.
+    OutboxMessage.objects.filter(pk=first.pk).update(state=State.REFUSED)
+    again = actions.ask_resend(send, [f"3019|{send.channel}"], user=None, queue=lambda pk: None)
+    assert again.body["recipients"] == first.body["recipients"]
+
+
+@pytest.mark.parametrize(
+    ("address", "private_allowed"),
+    [
+        ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+        ("::ffff:10.0.0.1", False),  # IPv4-mapped
+        ("169.254.169.254", True),  # link-local (the cloud's metadata service): never
+        ("fe80::1", True),
+    ],
+)
+def test_addresses_that_lead_inside_are_refused(settings, monkeypatch, address, private_allowed):
+    """An IPv6 address that carries an IPv4 one is judged by the IPv4 one; link-local
+    addresses are refused even with private ones allowed."""
+    import socket
+
+    settings.PLATFORM_ALLOW_PRIVATE_ADDRESSES = private_allowed
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, port, **kw: [(family, 1, 6, "", (address, port))]
+    )
+    with pytest.raises(addresses.Refused):
+        addresses.check_url("https://platform.example/x")
+
+
+def test_a_port_out_of_range_is_refused_not_an_error() -> None:
+    with translation.override("en"), pytest.raises(addresses.Refused) as refused:
+        addresses.check_url("https://platform.example:99999/x")
+    assert "port" in str(refused.value)
+
+
+@pytest.mark.parametrize("header", ["t=²,v1=ab", "t=1,v1=é", "v1=ab", "t=1,t=2,v1=ab", "", ","])
+def test_a_crafted_signature_header_is_refused_not_an_error(header: str) -> None:
+    assert signing.verify(header, b"{}", "whsec_x", now=1) is False
+
+
+def test_beat_never_takes_a_test_the_owner_waits_for(
+    platform: Platform, endpoint: PlatformEndpoint
+) -> None:
+    message = actions.test_message(endpoint, user=None)
+    assert delivery.deliver_due() == 0
+    assert delivery.deliver(message.pk) is False  # not due: tried only as waited for
+    assert delivery.deliver(message.pk, waited_for=True) is True
+    assert fresh(message).state == State.ACCEPTED
+
+
+def test_requests_go_with_the_records_they_are_about(
+    platform: Platform, endpoint: PlatformEndpoint, reserved: SendRequest
+) -> None:
+    """The purge deletes requests to the platform made before its cutoff."""
+    from sendon_results.retention import purge_expired
+
+    old = ask(reserved)
+    recent = actions.test_message(endpoint, user=None)
+    OutboxMessage.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=400)
+    )
+    purge_expired()
+    assert list(OutboxMessage.objects.values_list("pk", flat=True)) == [recent.pk]

@@ -267,3 +267,19 @@ def test_send_a_test_shows_what_the_platform_answered(alice, settings):
         json.dumps(accepted.body, ensure_ascii=False, separators=(",", ":")).encode(),
         json.dumps(refused.body, ensure_ascii=False, separators=(",", ":")).encode(),
     ]
+
+
+def test_a_second_rotation_waits_for_the_first_to_end(alice):
+    """Rotating again within the day would drop a secret the platform may still use."""
+    endpoint = connected(alice)
+    alice.client.post("/settings/platform/rotate/")
+    endpoint.refresh_from_db()
+    second = alice.client.post("/settings/platform/rotate/", follow=True).content.decode()
+    assert "이전 비밀키를" in second
+    assert PlatformEndpoint.objects.get(pk=endpoint.pk).secret == endpoint.secret
+
+
+def test_a_port_out_of_range_is_a_form_error(alice):
+    response = alice.client.post("/settings/platform/", {"url": "https://platform.example:99999/x"})
+    assert response.status_code == 200
+    assert "포트" in response.content.decode()

@@ -25,6 +25,7 @@ from ..ingest.rules import iso_utc, status_after_results
 from ..models import Delivery, OutboxMessage, PlatformEndpoint, SendRequest
 from ..result_codes import explain
 from ..tallies import TallyChanges
+from . import notifications
 
 Kind = OutboxMessage.Kind
 Status = SendRequest.Status
@@ -128,25 +129,38 @@ def ask_resend(
     chosen = [key.partition("|") for key in keys]
     if not chosen:
         raise NotNow(_("Choose at least one result code to resend."))
-    asked = OutboxMessage.objects.filter(
-        send_id=send.pk, kind=Kind.RESEND, state=OutboxMessage.State.PENDING
+    earlier = OutboxMessage.objects.filter(
+        send_id=send.pk,
+        kind=Kind.RESEND,
+        state__in=[OutboxMessage.State.PENDING, OutboxMessage.State.ACCEPTED],
     )
     with transaction.atomic():
         # The send's row lock makes two clicks at once one request.
         SendRequest.objects.select_for_update().get(pk=send.pk, requested_at=send.requested_at)
-        if asked.exists():
+        if earlier.filter(state=OutboxMessage.State.PENDING).exists():
             raise NotNow(_("This was already asked for; the platform has not answered yet."))
         which = Q()
         for code, _sep, channel in chosen:
             which |= Q(result_code=code, final_channel=channel)
-        recipients = list(
+        failed = list(
             Delivery.objects.of_send(send)
             .filter(which, status=Delivery.Status.FAILURE)
             .order_by("id")
             .values_list("external_id", flat=True)
         )
-        if not recipients:
+        if not failed:
             raise NotNow(_("None of the send's failures has these result codes."))
+        # Each failed recipient is resent from here once; a resend's own failures are
+        # resent from its page.
+        resent = {r for body in earlier.values_list("body", flat=True) for r in body["recipients"]}
+        recipients = [external_id for external_id in failed if external_id not in resent]
+        if not recipients:
+            raise NotNow(
+                _(
+                    "These recipients were resent already: to try again, resend from the "
+                    "resend's own page."
+                )
+            )
         message = OutboxMessage(
             organization_id=send.organization_id,
             kind=Kind.RESEND,
@@ -173,11 +187,8 @@ def test_message(endpoint: PlatformEndpoint, *, user: User | None) -> OutboxMess
     """A request that asks nothing of the platform: to see that it answers and checks
     the signature."""
     message = OutboxMessage(
-        organization_id=endpoint.organization_id,
-        kind=Kind.TEST,
-        created_by=user,
-        next_try_at=timezone.now(),
-    )
+        organization_id=endpoint.organization_id, kind=Kind.TEST, created_by=user
+    )  # no next try: tried while the owner waits (delivery.deliver(waited_for=True))
     message.body = {"id": str(message.key), "type": "test", "created_at": iso_utc(timezone.now())}
     message.save()
     return message
@@ -203,6 +214,7 @@ def give_back(message: OutboxMessage) -> None:
     returned = copy.copy(send)
     returned.status = message.previous_status
     _move(send, status_after_results(returned))
+    notifications.finished(send.organization_id, [send])  # results may have ended it
 
 
 def _described(send: SendRequest) -> dict[str, object]:

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -70,9 +71,11 @@ def deliver_due(limit: int = 100) -> int:
     return tried
 
 
-def deliver(message_id: int) -> bool:
-    """One try of the message, when it is pending, due and no one else is trying it."""
-    message = _lease(message_id)
+def deliver(message_id: int, *, waited_for: bool = False) -> bool:
+    """One try of the message, when it is pending, due and no one else is trying it. A
+    request someone waits for (a test: no next try, so no round of beat's takes it)
+    is tried at once."""
+    message = _lease(message_id, waited_for=waited_for)
     if message is None:
         return False
     endpoint = PlatformEndpoint.objects.filter(organization_id=message.organization_id).first()
@@ -84,17 +87,20 @@ def deliver(message_id: int) -> bool:
     return True
 
 
-def _lease(message_id: int) -> OutboxMessage | None:
+def _lease(message_id: int, *, waited_for: bool = False) -> OutboxMessage | None:
     now = timezone.now()
+    due = Q(next_try_at__isnull=True) if waited_for else Q(next_try_at__lte=now)
     with transaction.atomic():
         message = (
             OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(pk=message_id, state=State.PENDING, next_try_at__lte=now)
+            .filter(due, pk=message_id, state=State.PENDING)
             .first()
         )
         if message is None:
             return None
-        lease = dt.timedelta(seconds=settings.PLATFORM_TIMEOUT_SECONDS + 60)
+        lease = dt.timedelta(
+            seconds=settings.PLATFORM_TIMEOUT_SECONDS + settings.PLATFORM_LEASE_SECONDS
+        )
         OutboxMessage.objects.filter(pk=message.pk).update(next_try_at=now + lease)
     return message
 
@@ -117,10 +123,6 @@ def _post(endpoint: PlatformEndpoint, message: OutboxMessage) -> Try:
     url = endpoint.notify_url if message.kind == OutboxMessage.Kind.NOTIFY else endpoint.url
     if not url:
         return Try(None, 0, error=_("No result notification URL is set."), final=True)
-    parts = urlsplit(url)
-    https = parts.scheme == "https"
-    port = parts.port or (443 if https else 80)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     timeout = float(settings.PLATFORM_TIMEOUT_SECONDS)
     started = time.monotonic()
 
@@ -132,6 +134,10 @@ def _post(endpoint: PlatformEndpoint, message: OutboxMessage) -> Try:
         address = check_url(url)
     except Refused as refused:
         return Try(None, elapsed(), error=str(refused), final=True)
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     kind = PinnedHTTPSConnection if https else PinnedHTTPConnection
     connection = kind(parts.hostname or "", port, address=address, timeout=timeout)
     # The whole exchange within the timeout: a platform that answers a byte at a time,

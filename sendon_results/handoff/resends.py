@@ -23,16 +23,14 @@ def linked(send: SendRequest) -> Resends:
     original = (
         same_organization.filter(external_id=send.resend_of).first() if send.resend_of else None
     )
-    resends = list(
-        same_organization.filter(resend_of=send.external_id).order_by("requested_at")[
-            :SHOWN_RESENDS
-        ]
-    )
-    return Resends(original, resends, _recovered(send, resends) if resends else 0)
+    every_resend = same_organization.filter(resend_of=send.external_id)
+    resends = list(every_resend.order_by("requested_at")[:SHOWN_RESENDS])
+    return Resends(original, resends, _recovered(send, list(every_resend)) if resends else 0)
 
 
 def _recovered(send: SendRequest, resends: list[SendRequest]) -> int:
-    """Numbers that failed in the send and succeeded in one of its resends."""
+    """Numbers that failed in the send and succeeded in one of its resends (all of them,
+    not only those shown)."""
     failed = Delivery.objects.of_send(send).filter(status=Delivery.Status.FAILURE)
     return (
         Delivery.objects.of_sends(resends)

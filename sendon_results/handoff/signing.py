@@ -39,12 +39,16 @@ def header_value(secrets_in_use: list[str], body: bytes, *, timestamp: int | Non
 
 def verify(value: str, body: bytes, secret: str, *, now: float | None = None) -> bool:
     """What the platform does with the header (and the tests' platform does)."""
-    parts = [part.partition("=") for part in value.split(",")]
+    parts = [part.strip().partition("=") for part in value.split(",")]
     stamps = [found for name, _, found in parts if name == "t"]
-    if len(stamps) != 1 or not stamps[0].isdigit():
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()):
         return False
     timestamp = int(stamps[0])
     if abs((time.time() if now is None else now) - timestamp) > TOLERANCE:
         return False
-    expected = signature(secret, timestamp, body)
-    return any(hmac.compare_digest(expected, found) for name, _, found in parts if name == "v1")
+    expected = signature(secret, timestamp, body).encode()
+    return any(
+        hmac.compare_digest(expected, found.encode("utf-8", "replace"))
+        for name, _, found in parts
+        if name == "v1"
+    )

@@ -129,6 +129,14 @@ def platform_rotate(request: MemberRequest) -> HttpResponse:
     endpoint = PlatformEndpoint.objects.filter(organization=request.organization).first()
     if endpoint is None:
         return _connect_first(request)
+    if endpoint.previous_until and endpoint.previous_until > timezone.now():
+        # A second rotation would drop a secret the platform may still sign with.
+        messages.error(
+            request,
+            _("The previous secret is still in use until %(until)s: rotate again after it.")
+            % {"until": timezone.localtime(endpoint.previous_until).strftime("%Y-%m-%d %H:%M")},
+        )
+        return redirect("platform_settings")
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_until = timezone.now() + ROTATION_OVERLAP
     endpoint.secret = signing.new_secret()
@@ -147,7 +155,7 @@ def platform_test(request: MemberRequest) -> HttpResponse:
     if endpoint is None:
         return _connect_first(request)
     message = actions.test_message(endpoint, user=request.user)
-    delivery.deliver(message.pk)
+    delivery.deliver(message.pk, waited_for=True)
     message.refresh_from_db()
     last = message.last_try or {}
     if message.state == OutboxMessage.State.ACCEPTED:

@@ -113,10 +113,12 @@ def moves_forward(*, delivery: Known, result: NewResult) -> bool:
 
 def status_after_results(send: SendRequest) -> str:
     """A send whose messages are out is in progress until none is sending, then completed;
-    a reservation stays one while any message waits for its time. Failed, cancelled and
-    cancelling sends keep their status: it came from the platform."""
+    a reservation, or a release not yet confirmed, stays one while any message waits.
+    Failed, cancelled and cancelling sends keep their status: it came from the platform
+    (or, cancelling, from the console, until the platform answers)."""
     Status = SendRequest.Status
-    if send.status == Status.RESERVED and send.waiting_count:
+    # A release asked for from the console (즉시 발송중) waits for the platform's word too.
+    if send.status in (Status.RESERVED, Status.SENDING_NOW) and send.waiting_count:
         return send.status
     if send.status in (Status.RESERVED, Status.SENDING_NOW, Status.IN_PROGRESS, Status.COMPLETED):
         return Status.IN_PROGRESS if send.sending_count or send.waiting_count else Status.COMPLETED
