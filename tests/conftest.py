@@ -82,6 +82,15 @@ def _eager_tasks():
     app.conf.task_always_eager = eager
 
 
+@pytest.fixture
+def queued_deliveries(monkeypatch) -> list[int]:
+    """Requests to the sending platform queued, not posted (their ids, in order): for
+    tests of the console alone; tests/test_handoff_delivery.py posts to a platform."""
+    queued: list[int] = []
+    monkeypatch.setattr("sendon_results.tasks.queue_outbox_delivery", queued.append)
+    return queued
+
+
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"

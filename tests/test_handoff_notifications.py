@@ -22,16 +22,9 @@ from .test_handoff_delivery import (  # noqa: F401 (fixtures)
     reserved,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_deliveries")]
 
 NOTIFY_PATH = "/hooks/results"
-
-
-@pytest.fixture(autouse=True)
-def _queued(monkeypatch) -> list[int]:
-    queued: list[int] = []
-    monkeypatch.setattr("sendon_results.tasks.queue_outbox_delivery", queued.append)
-    return queued
 
 
 @pytest.fixture
@@ -85,7 +78,7 @@ def test_a_send_that_ends_is_summed_up_to_the_notification_url(
     organization,  # noqa: F811
     notifying,
     platform,  # noqa: F811
-    _queued,
+    queued_deliveries,
     django_capture_on_commit_callbacks,
 ):
     a_send(organization)
@@ -95,7 +88,7 @@ def test_a_send_that_ends_is_summed_up_to_the_notification_url(
     with django_capture_on_commit_callbacks(execute=True):
         apply_results(organization=organization, results=results("N-1", ["success", "failure"]))
     [message] = OutboxMessage.objects.all()
-    assert _queued == [message.pk]
+    assert queued_deliveries == [message.pk]
     assert message.kind == OutboxMessage.Kind.NOTIFY
     assert message.body["type"] == "send.finished"
     assert message.body["send"]["status"] == "completed"

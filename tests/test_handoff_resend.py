@@ -19,16 +19,9 @@ from .factories import MembershipFactory
 from .test_api import new_send, platform, post, result  # noqa: F401 (platform: a fixture)
 from .test_tallies import assert_exact
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_deliveries")]
 
 AT = "2026-11-20T10:05:00+09:00"
-
-
-@pytest.fixture(autouse=True)
-def _queued(monkeypatch) -> list[int]:
-    queued: list[int] = []
-    monkeypatch.setattr("sendon_results.tasks.queue_outbox_delivery", queued.append)
-    return queued
 
 
 @pytest.fixture
@@ -64,7 +57,7 @@ def test_the_page_offers_the_failures_worth_resending(alice, original):
 
 
 def test_an_operator_resends_the_chosen_failures(
-    alice, original, _queued, django_capture_on_commit_callbacks
+    alice, original, queued_deliveries, django_capture_on_commit_callbacks
 ):
     operator = operator_of(alice)
     detail = operator.get(f"/results/{original.pk}/").content.decode()
@@ -78,7 +71,7 @@ def test_an_operator_resends_the_chosen_failures(
     assert message.body["result_codes"] == ["2003"]
     assert message.body["recipients"] == ["R-2", "R-3"]
     assert message.body["send"]["external_id"] == "S-1"
-    assert _queued == [message.pk]
+    assert queued_deliveries == [message.pk]
     original.refresh_from_db()
     assert original.status == SendRequest.Status.COMPLETED  # a resend leaves it as it is
     [event] = AccessEvent.objects.filter(action=AccessEvent.Action.SEND_RESEND_ASKED)

@@ -23,18 +23,7 @@ from sendon_results.models import (
 from .factories import MembershipFactory, make_send
 from .test_tallies import assert_exact
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _no_delivery(monkeypatch):
-    """The page's request is queued, not posted: these tests look at the console alone
-    (tests/test_handoff_delivery.py posts to a platform)."""
-    queued: list[int] = []
-    monkeypatch.setattr(
-        "sendon_results.tasks.queue_outbox_delivery", lambda message_id: queued.append(message_id)
-    )
-    return queued
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_deliveries")]
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +62,7 @@ def connected(account) -> PlatformEndpoint:
 
 
 def test_an_operator_cancels_a_reservation_after_seeing_what_it_does(
-    alice, _no_delivery, django_capture_on_commit_callbacks
+    alice, queued_deliveries, django_capture_on_commit_callbacks
 ):
     connected(alice)
     send = reservation(alice)
@@ -96,7 +85,7 @@ def test_an_operator_cancels_a_reservation_after_seeing_what_it_does(
         "reserved",
     )
     assert message.body["send"]["external_id"] == send.external_id
-    assert _no_delivery == [message.pk]
+    assert queued_deliveries == [message.pk]
     [event] = AccessEvent.objects.filter(action=AccessEvent.Action.SEND_CANCEL_ASKED)
     assert event.object_id == send.pk
     assert_exact()

@@ -36,6 +36,7 @@ MOVES_TO: dict[str, str] = {Kind.CANCEL: Status.CANCELLING, Kind.SEND_NOW: Statu
 BODY_TYPES: dict[str, str] = {
     Kind.CANCEL: "reservation.cancel",
     Kind.SEND_NOW: "reservation.send_now",
+    Kind.RESEND: "send.resend",
 }
 
 
@@ -62,22 +63,7 @@ def ask(
             raise NotNow(_("This was already asked for; the platform has not answered yet."))
         if not may_ask(send, kind):
             raise NotNow(_("Only a reservation waiting for its time can be cancelled or sent now."))
-        message = OutboxMessage(
-            organization_id=send.organization_id,
-            kind=kind,
-            send_id=send.pk,
-            send_requested_at=send.requested_at,
-            previous_status=send.status,
-            created_by=user,
-            next_try_at=timezone.now(),
-        )
-        message.body = {
-            "id": str(message.key),
-            "type": BODY_TYPES[kind],
-            "created_at": iso_utc(timezone.now()),
-            "send": _described(send),
-        }
-        message.save()
+        message = _written(send, kind, user=user)
         _move(send, MOVES_TO[kind])
         transaction.on_commit(lambda: queue(message.pk))
     return message
@@ -161,24 +147,8 @@ def ask_resend(
                     "resend's own page."
                 )
             )
-        message = OutboxMessage(
-            organization_id=send.organization_id,
-            kind=Kind.RESEND,
-            send_id=send.pk,
-            send_requested_at=send.requested_at,
-            previous_status=send.status,
-            created_by=user,
-            next_try_at=timezone.now(),
-        )
-        message.body = {
-            "id": str(message.key),
-            "type": "send.resend",
-            "created_at": iso_utc(timezone.now()),
-            "send": _described(send),
-            "result_codes": sorted({code for code, _sep, _channel in chosen}),
-            "recipients": recipients,
-        }
-        message.save()
+        codes = sorted({code for code, _sep, _channel in chosen})
+        message = _written(send, Kind.RESEND, user=user, result_codes=codes, recipients=recipients)
         transaction.on_commit(lambda: queue(message.pk))
     return message
 
@@ -215,6 +185,28 @@ def give_back(message: OutboxMessage) -> None:
     returned.status = message.previous_status
     _move(send, status_after_results(returned))
     notifications.finished(send.organization_id, [send])  # results may have ended it
+
+
+def _written(send: SendRequest, kind: str, *, user: User | None, **asked: object) -> OutboxMessage:
+    """The request about the send, saved and due now; `asked` goes into its body."""
+    message = OutboxMessage(
+        organization_id=send.organization_id,
+        kind=kind,
+        send_id=send.pk,
+        send_requested_at=send.requested_at,
+        previous_status=send.status,
+        created_by=user,
+        next_try_at=timezone.now(),
+    )
+    message.body = {
+        "id": str(message.key),
+        "type": BODY_TYPES[kind],
+        "created_at": iso_utc(timezone.now()),
+        "send": _described(send),
+        **asked,
+    }
+    message.save()
+    return message
 
 
 def _described(send: SendRequest) -> dict[str, object]:
