@@ -1,5 +1,5 @@
-"""Acting on a send through the platform (예약 취소, 즉시 발송), and the owner's settings of
-the connection to it: endpoint, secret, a test, the outbox's last requests."""
+"""Acting on a send through the platform (예약 취소, 즉시 발송, 실패 건 재발송), and the
+owner's settings of the connection to it: endpoint, secret, a test, the last requests."""
 
 from __future__ import annotations
 
