@@ -108,11 +108,7 @@ def _lease(message_id: int, *, waited_for: bool = False) -> OutboxMessage | None
 def _post(endpoint: PlatformEndpoint, message: OutboxMessage) -> Try:
     body = json.dumps(message.body, ensure_ascii=False, separators=(",", ":")).encode()
     secrets = [endpoint.secret]
-    if (
-        endpoint.previous_secret
-        and endpoint.previous_until
-        and endpoint.previous_until > (timezone.now())
-    ):
+    if endpoint.previous_until and endpoint.previous_until > timezone.now():
         secrets.append(endpoint.previous_secret)
     headers = {
         "Content-Type": "application/json; charset=utf-8",
