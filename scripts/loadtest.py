@@ -1,13 +1,13 @@
-"""Load test: 50 operators browse and filter for 60 s while a 1M-row export runs.
+"""Load test: 120 operators browse and filter for 60 s while a 1M-row export runs.
 
 gunicorn (4 workers, production settings) on the `make bench` PostgreSQL data set, a
 Celery worker through Redis, and locust driving scripts/locustfile.py, all on 127.0.0.1;
 stops by itself and stops everything it started. Reports requests/s, p50/p95 and errors
-per page, then how long the export took under the load. Exits 1 when a target is missed
-(errors, or p95 of all requests at 300 ms or more).
+per page, then how long the export took under the load. Exits 1 when a target is missed:
+any error, fewer than 60 requests/s served, or p95 of all requests at 150 ms or more.
 
     make loadtest      # after `make bench` has seeded sendon_bench
-    .venv/bin/python -m scripts.loadtest [--without-export]
+    .venv/bin/python -m scripts.loadtest [--without-export] [--users N]
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ import psycopg
 from scripts.stack import Browser, answers, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-USERS, SPAWN_RATE, DURATION = 50, 10, "60s"
-P95_TARGET_MS = 300
+# 120 users, one to five seconds between clicks, offer about 65 requests/s. They share
+# SESSIONS sign-ins (one user's), so the minute measured is browsing, not password hashing.
+USERS, SESSIONS, SPAWN_RATE, DURATION = 120, 50, 25, "60s"
+P95_TARGET_MS, RATE_TARGET = 150, 60
 LOGIN = ("hanbit", "hanbit-demo-2026")
 EXPORT_DAYS = 50  # the largest organization's last 50 days: about a million deliveries
 
@@ -39,7 +41,9 @@ EXPORT_DAYS = 50  # the largest organization's last 50 days: about a million del
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--without-export", action="store_true", help="browsing alone")
-    with_export = not parser.parse_args().without_export
+    parser.add_argument("--users", type=int, default=USERS, help=f"default {USERS}")
+    arguments = parser.parse_args()
+    with_export, user_count = not arguments.without_export, arguments.users
     database = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sendon_bench")
     broker = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
     with psycopg.connect(database.replace("postgres://", "postgresql://", 1)) as db:
@@ -114,14 +118,14 @@ def main() -> int:
     try:
         wait_for(lambda: answers(f"{base}/healthz"), 60, "gunicorn")
         started = time.monotonic()
-        users = [Browser(base, *LOGIN) for _ in range(USERS)]
-        signing_in = (time.monotonic() - started) / USERS
+        users = [Browser(base, *LOGIN) for _ in range(SESSIONS)]
+        signing_in = (time.monotonic() - started) / SESSIONS
         cookies = [user.session.cookies.get_dict() for user in users]
         (folder / "sessions.json").write_text(json.dumps(cookies))
         export = ask_for_export(users[0]) if with_export else None
         print(
-            f"{USERS} users signed in ({signing_in:.2f} s each, one at a time); export "
-            f"{export or '(none)'} running; {USERS} users browse for {DURATION} …"
+            f"{SESSIONS} sessions signed in ({signing_in:.2f} s each, one at a time); export "
+            f"{export or '(none)'} running; {user_count} users browse for {DURATION} …"
         )
         log_before = (folder / "web.log").stat().st_size
         subprocess.run(
@@ -133,7 +137,7 @@ def main() -> int:
                 "-f",
                 str(ROOT / "scripts" / "locustfile.py"),
                 "--users",
-                str(USERS),
+                str(user_count),
                 "--spawn-rate",
                 str(SPAWN_RATE),
                 "--run-time",
@@ -143,6 +147,9 @@ def main() -> int:
                 "--csv",
                 str(folder / "load"),
                 "--only-summary",
+                # The figures of the minute at full load: not of the first seconds, in
+                # which every user arriving opens the list at once.
+                "--reset-stats",
                 "--stop-timeout",
                 "5",
                 "--loglevel",
@@ -154,7 +161,7 @@ def main() -> int:
             env={**os.environ, "LOAD_SESSIONS": str(folder / "sessions.json")},
         )
         state_after_load = export_state(users[0], export) if export else ""
-        errors, p95 = report(folder / "load_stats.csv")
+        errors, rate, p95 = report(folder / "load_stats.csv")
         server_side(folder / "web.log", log_before)
         if export:
             print(f"Export {export} when the load stopped: {state_after_load}")
@@ -169,8 +176,9 @@ def main() -> int:
         shutil.rmtree(folder, ignore_errors=True)
         with psycopg.connect(database.replace("postgres://", "postgresql://", 1)) as db:
             db.execute("DELETE FROM sendon_results_export WHERE created_at >= %s", [began])
-    missed = errors > 0 or p95 >= P95_TARGET_MS
-    print(f"Targets (0 errors, p95 < {P95_TARGET_MS} ms): {'MISSED' if missed else 'met'}")
+    missed = errors > 0 or rate < RATE_TARGET or p95 >= P95_TARGET_MS
+    targets = f"0 errors, ≥ {RATE_TARGET} requests/s, p95 < {P95_TARGET_MS} ms"
+    print(f"Targets ({targets}): {'MISSED' if missed else 'met'}")
     return 1 if missed else 0
 
 
@@ -215,8 +223,9 @@ def wait_for_export(user: Browser, word: str, timeout: float = 120) -> str:
 
 
 def server_side(log: Path, offset: int) -> None:
-    """The same requests as the console logged them (its request log lines): the time
-    inside Django, without waiting for a free gunicorn worker or the load generator."""
+    """Every request of the run as the console logged it (its request log lines, the
+    users' arrival included): the time inside Django, without waiting for a free gunicorn
+    worker or the load generator."""
     with log.open() as lines:
         lines.seek(offset)
         logged = re.findall(r"path=(\S+) status=\d+ ms=([\d.]+) ", lines.read())
@@ -225,15 +234,15 @@ def server_side(log: Path, offset: int) -> None:
         return
     p50, p95, p99 = (times[int(len(times) * share)] for share in (0.5, 0.95, 0.99))
     print(
-        f"Server time of the same {len(times):,} requests: p50 {p50:.0f} ms, "
+        f"Server time of all {len(times):,} requests: p50 {p50:.0f} ms, "
         f"p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {times[-1]:.0f} ms"
     )
     slowest = sorted(logged, key=lambda entry: -float(entry[1]))[:5]
     print("Slowest: " + ", ".join(f"{path} {float(ms):.0f} ms" for path, ms in slowest))
 
 
-def report(stats: Path) -> tuple[int, float]:
-    """Print locust's figures per page; return (errors, p95 of all requests)."""
+def report(stats: Path) -> tuple[int, float, float]:
+    """Print locust's figures per page; return (errors, requests/s, p95) of all requests."""
     rows = list(csv.DictReader(stats.open()))
     print(f"{'page':<40}{'requests':>9}{'errors':>8}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}")
     for row in rows:
@@ -242,7 +251,7 @@ def report(stats: Path) -> tuple[int, float]:
             f"{float(row['Requests/s']):>8.1f}{row['50%']:>8}{row['95%']:>8}"
         )
     total = rows[-1]
-    return int(total["Failure Count"]), float(total["95%"])
+    return int(total["Failure Count"]), float(total["Requests/s"]), float(total["95%"])
 
 
 if __name__ == "__main__":

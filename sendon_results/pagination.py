@@ -7,6 +7,7 @@ refused with a message instead of silently showing other rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -58,7 +59,7 @@ class Page:
 
 
 def paginate(
-    queryset: QuerySet[Any],
+    queryset: QuerySet[Any] | Sequence[QuerySet[Any]],
     *,
     key: tuple[str, ...],
     descending: bool,
@@ -67,16 +68,20 @@ def paginate(
 ) -> Page:
     """One page of `queryset` ordered by `key` (unique as a whole, id last).
 
+    `queryset` may come in parts: querysets of consecutive ranges of the key, in the order
+    the user reads, read one after another until the page is full.
     `descending` is the order the user reads in; a "prev" cursor walks the other way
     and the rows are turned round before they are shown.
     """
-    model = queryset.model
+    parts = [queryset] if isinstance(queryset, QuerySet) else queryset
     backwards = cursor is not None and cursor.direction == "prev"
     at_end = cursor == LAST_PAGE
     scan_descending = descending != backwards
+    beyond: Q | None = None
     if cursor is not None and not at_end:
         if len(cursor.position) != len(key):
             raise InvalidCursor("position does not match the key")
+        model = parts[0].model
         try:
             values = [
                 model._meta.get_field(name).to_python(value)
@@ -84,9 +89,15 @@ def paginate(
             ]
         except ValidationError as error:
             raise InvalidCursor("position is not a row key") from error
-        queryset = queryset.filter(_beyond(key, values, descending=scan_descending))
+        beyond = _beyond(key, values, descending=scan_descending)
     ordering = [f"-{name}" if scan_descending else name for name in key]
-    rows = list(queryset.order_by(*ordering)[: size + 1])
+    rows: list[Any] = []
+    for part in reversed(parts) if backwards else parts:
+        if beyond is not None:
+            part = part.filter(beyond)
+        rows += part.order_by(*ordering)[: size + 1 - len(rows)]
+        if len(rows) > size:
+            break
     more = len(rows) > size
     rows = rows[:size]
     if backwards:

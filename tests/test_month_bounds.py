@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import re
 from collections import Counter
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -18,6 +19,7 @@ from django.utils import timezone, translation
 from sendon_results.exports import failed, rows, writers
 from sendon_results.ingest.results import save_results
 from sendon_results.models import Delivery, DeliveryTally, Export, SendRequest
+from sendon_results.pagination import paginate
 from sendon_results.recipients.history import deliveries_to, page_of
 from sendon_results.results.filters import DeliveryFilter, SendRequestFilter
 from sendon_results.tallies import rebuild_tallies
@@ -247,3 +249,105 @@ def test_the_lists_delivery_filters_read_its_periods_partitions_alone(alice, mon
     assert filterset.is_valid()
     assert list(filterset.qs.values_list("pk", flat=True)) == [older.pk]
     assert _partitions(filterset.qs.explain()) == {_partition_of(older)}
+
+
+@pytest.fixture
+def spread(alice):
+    """Sends of alice to NUMBER over the kept year (a few a month, some sharing a moment,
+    one at the retention cutoff's month and one at a month's first instant in Korea),
+    between sends to other numbers."""
+    now = timezone.now().replace(microsecond=0)
+    first_of_month = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0)
+    moments = [now - dt.timedelta(days=days) for days in (0, 0, 3, 20, 41, 80, 81, 170, 300, 362)]
+    moments += [first_of_month, first_of_month - dt.timedelta(microseconds=1)]
+    for at in moments:
+        make_send(alice.organization, sender=alice.phone, requested_at=at, recipients=[NUMBER])
+        make_send(alice.organization, sender=alice.phone, requested_at=at)
+    return moments
+
+
+def _filterset(alice, **params: str) -> SendRequestFilter:
+    data = QueryDict(mutable=True)
+    data.update(params)
+    filterset = SendRequestFilter(data, organization=alice.organization)
+    assert filterset.is_valid(), filterset.form.errors
+    return filterset
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"recipient": NUMBER},
+        {"recipient": "5678"},
+        {"recipient": NUMBER, "order": "oldest"},
+        {"code": "1000"},
+        {"recipient": NUMBER, "requested_from": 100},
+        {"recipient": NUMBER, "requested_to": 60},
+        {"recipient": NUMBER, "requested_from": 200, "requested_to": 30},
+    ],
+)
+def test_month_parts_hold_what_the_whole_query_does_in_its_order(alice, spread, params):
+    today = timezone.localdate()
+    # Days of the period are given as days ago.
+    filterset = _filterset(
+        alice,
+        **{
+            name: (today - dt.timedelta(days=value)).isoformat()
+            if isinstance(value, int)
+            else value
+            for name, value in params.items()
+        },
+    )
+    whole = list(filterset.qs.order_by("requested_at", "id").values_list("pk", flat=True))
+    parts = filterset.by_month()
+    assert len(parts) > 1
+    read = [list(p.order_by("requested_at", "id").values_list("pk", flat=True)) for p in parts]
+    if not filterset.oldest_first:
+        read.reverse()  # the parts come newest month first
+    assert [pk for part in read for pk in part] == whole  # each once, months in order
+    assert len(whole) >= 3
+
+
+def test_without_a_delivery_filter_the_list_is_one_part(alice, spread):
+    filterset = _filterset(alice, status="completed")
+    (whole,) = filterset.by_month()
+    assert list(whole) == list(filterset.qs)
+
+
+@pytest.mark.parametrize("order", ["", "oldest"])
+def test_a_busy_numbers_list_reads_by_month_and_pages_as_the_whole_would(
+    alice, spread, monkeypatch, order
+):
+    # More sends match than the list counts: it reads a month at a time (views.results).
+    monkeypatch.setattr("sendon_results.results.views.COUNT_LIMIT", 2)
+    monkeypatch.setattr("sendon_results.results.views.paginate", partial(paginate, size=3))
+    query = f"recipient={NUMBER}&order={order}"
+    filterset = _filterset(alice, recipient=NUMBER, order=order)
+    ordering = ["requested_at", "id"] if order else ["-requested_at", "-id"]
+    expected = list(filterset.qs.order_by(*ordering).values_list("pk", flat=True))
+    seen, url = [], f"/results/?{query}"
+    while url:
+        response = alice.client.get(url)
+        assert response.context["count_capped"]
+        page = response.context["page"]
+        seen += [send.pk for send in page.rows]
+        url = f"/results/?{query}&cursor={page.next_cursor}" if page.next_cursor else ""
+    assert seen == expected
+    first = alice.client.get(f"/results/?{query}").context["page"]
+    last = alice.client.get(f"/results/?{query}&cursor={first.last_cursor}").context["page"]
+    assert [send.pk for send in last.rows] == expected[-3:]
+    back = alice.client.get(f"/results/?{query}&cursor={last.prev_cursor}").context["page"]
+    assert [send.pk for send in back.rows] == expected[-6:-3]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="partitions: PostgreSQL only")
+def test_each_month_part_reads_that_months_partitions_alone(alice, spread):
+    filterset = _filterset(alice, recipient=NUMBER)
+    newest, *older = filterset.by_month()
+    for part in older:
+        plan = part.order_by("-requested_at", "-id")[:51].explain()
+        assert len(_partitions(plan)) == 1, plan
+    # The newest stays open at its end: this month's and the (empty) months made ahead.
+    plan = newest.order_by("-requested_at", "-id")[:51].explain()
+    this_month = f"sendon_results_delivery_p{timezone.localdate():%Y_%m}"
+    assert min(_partitions(plan)) == this_month

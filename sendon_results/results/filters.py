@@ -5,9 +5,9 @@ they run), the expiring banner and the API all filter sends through SendRequestF
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, cast, overload
 from urllib.parse import urlencode
 
 import django_filters
@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from ..dates import DayField, day_start
 from ..models import Channel, Delivery, Organization, SenderProfile, SendRequest, Source
 from ..models.sends import DeliveryQuerySet, SendRequestQuerySet
+from ..partitions import month_of, month_start, next_month
 from ..periods import check_period
 from ..phones import (
     STORED,
@@ -49,6 +50,31 @@ RESULT_CODES_MAX = 50
 # A result code as carriers, KakaoTalk and the platform write them (3019, E915, REQUEST).
 RESULT_CODE_PATTERN = r"\A[A-Za-z0-9_-]{1,20}\Z"
 ENDING_LENGTH = 4  # recipient=5678: any number ending in 5678
+
+
+class _Parts(Sequence[SendRequestQuerySet]):
+    """Querysets made from their bounds when first read: a list's first page reads one or
+    two of a dozen months, and making the other ones' queries would cost more than their
+    reading does."""
+
+    def __init__(
+        self,
+        make: Callable[[dt.datetime, dt.datetime | None], SendRequestQuerySet],
+        bounds: list[tuple[dt.datetime, dt.datetime | None]],
+    ) -> None:
+        self._make, self._bounds = make, bounds
+
+    def __len__(self) -> int:
+        return len(self._bounds)
+
+    @overload
+    def __getitem__(self, index: int) -> SendRequestQuerySet: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[SendRequestQuerySet]: ...
+    def __getitem__(self, index: int | slice) -> SendRequestQuerySet | list[SendRequestQuerySet]:
+        if isinstance(index, slice):
+            return [self._make(*bounds) for bounds in self._bounds[index]]
+        return self._make(*self._bounds[index])
 
 
 class DayFilter(django_filters.DateFilter):
@@ -223,6 +249,9 @@ class SendRequestFilter(PagedFilterSet):
         organization: Organization,
     ) -> None:
         self.organization = organization
+        # The month `parts()` is building ([start, end), the newest open): it bounds the
+        # deliveries looked at too.
+        self._month: tuple[dt.datetime, dt.datetime | None] | None = None
         if queryset is None:
             queryset = SendRequest.objects.for_org(self.organization)
         # Taken before kept() takes its own: the clock only moves on, so this is never
@@ -292,7 +321,50 @@ class SendRequestFilter(PagedFilterSet):
         if first := data.get("requested_from"):
             start = max(start, day_start(first))
         last = data.get("requested_to")
-        return {"start": start, "end": day_start(last + dt.timedelta(days=1)) if last else None}
+        end = day_start(last + dt.timedelta(days=1)) if last else None
+        if self._month is not None:
+            start, month_end = max(start, self._month[0]), self._month[1]
+            end = min(end, month_end) if end and month_end else end or month_end
+        return {"start": start, "end": end}
+
+    def by_month(self) -> Sequence[SendRequestQuerySet]:
+        """The list's sends as querysets to read one after another, in the list's order
+        (for pagination.paginate): where a filter matches sends by their deliveries (a
+        recipient, a result code), a month at a time, each made when it is read;
+        otherwise `qs` whole.
+
+        For a number in thousands of sends, PostgreSQL walks the newest sends and probes
+        for each the deliveries of every month of the period (it cannot tell from a send
+        which month its deliveries are in): a dozen indexes a send. A month's sends
+        against that month's deliveries is one partition of each, and the first page of
+        a busy number is read from its newest month or two. For a rare number the whole
+        period in one query is quicker (one lookup of its deliveries) than a query a
+        month: the caller chooses, by how many sends match."""
+        data = self.form.cleaned_data
+        if not (self.recipients or data.get("code")):
+            return [cast(SendRequestQuerySet, self.qs)]
+        period = self.delivery_period()
+        first, end = period["start"], period["end"]
+        assert first is not None  # never earlier than the retention cutoff
+        last_month = month_of(end - dt.timedelta(microseconds=1) if end else timezone.now())
+        month, bounds = month_of(first), []
+        while month <= last_month:
+            # The newest month stays open at its end (or the period's): a send stamped a
+            # moment ahead of this clock is not lost between the parts.
+            upper = month_start(next_month(month)) if month < last_month else end
+            bounds.append((month_start(month), upper))
+            month = next_month(month)
+        return _Parts(self._in_month, bounds if self.oldest_first else bounds[::-1])
+
+    def _in_month(self, start: dt.datetime, end: dt.datetime | None) -> SendRequestQuerySet:
+        """The list's sends requested in [start, end), matched by the deliveries of the
+        same moments only."""
+        self._month = (start, end)
+        try:
+            sends = self.filter_queryset(cast(SendRequestQuerySet, self.queryset).all())
+        finally:
+            self._month = None
+        return cast(SendRequestQuerySet, sends).requested_between(start, end)
 
     @property
     def result_code(self) -> str:

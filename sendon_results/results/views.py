@@ -114,13 +114,14 @@ def results(request: MemberRequest) -> HttpResponse:
     status = 200
     if filterset.is_valid():
         queryset = filterset.qs
+        count, capped = bounded_count(queryset)
         context["page"] = paginate(
-            queryset,
+            # Many matches found by their deliveries: a month at a time (filters.py).
+            filterset.by_month() if capped else queryset,
             key=("requested_at", "id"),
             descending=not filterset.oldest_first,
             cursor=filterset.cursor,
         )
-        count, capped = bounded_count(queryset)
         context["count"], context["count_capped"] = count, capped
         context["summary"] = summarize(filterset, matched=None if capped else count)
         if typed := filterset.form.cleaned_data.get("recipient"):  # people, by their numbers
