@@ -249,8 +249,8 @@ class SendRequestFilter(PagedFilterSet):
         organization: Organization,
     ) -> None:
         self.organization = organization
-        # The month `parts()` is building ([start, end), the newest open): it bounds the
-        # deliveries looked at too.
+        # The month `_in_month` is building ([start, end), the newest open): it bounds
+        # the deliveries looked at too.
         self._month: tuple[dt.datetime, dt.datetime | None] | None = None
         if queryset is None:
             queryset = SendRequest.objects.for_org(self.organization)
