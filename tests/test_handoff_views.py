@@ -147,6 +147,8 @@ def test_another_organizations_send_is_not_found(alice, bob):
 def test_an_owner_connects_the_platform_and_sees_the_secret_once(alice):
     page = alice.client.get("/settings/platform/")
     assert page.status_code == 200
+    # It names every request the console sends there.
+    assert "(예약 취소, 즉시 발송, 실패 건 재발송)" in page.content.decode()
     response = alice.client.post(
         "/settings/platform/", {"url": "https://platform.example/console-requests"}
     )
