@@ -4,11 +4,18 @@
 127.0.0.1 (a free port), records sends of 1,000 recipients through the API, then posts
 one result per recipient in batches of 1,000 and reports results/s. Afterwards it checks
 that every result counted exactly once, and that a replayed batch changes nothing.
+
+`--notify`: the organization asks for result notifications meanwhile, so every send that
+ends writes one into the outbox and queues its delivery, through a Redis broker of its own
+that no worker reads (the cost to ingest, not the delivery). The endpoint, the
+notifications and the queue are removed afterwards.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -18,15 +25,18 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import redis
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Sum
+from django.db.models import Max, Sum
 
 from ...api.keys import create_key
 from ...demo import DEMO_ORGANIZATIONS, ensure_demo_accounts
-from ...models import Membership, Organization, SendRequest
+from ...models import Membership, Organization, OutboxMessage, PlatformEndpoint, SendRequest
 
 BATCH = 1_000
 CLIENTS = 3
+# A Redis database of this command's own: the queued deliveries wait there unread.
+NOTIFY_BROKER = "redis://127.0.0.1:6379/13"
 
 
 class Command(BaseCommand):
@@ -34,8 +44,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--results", type=int, default=1_000_000)
+        parser.add_argument("--notify", action="store_true", help="with result notifications")
 
-    def handle(self, *args: Any, results: int, **options: Any) -> None:
+    def handle(self, *args: Any, results: int, notify: bool, **options: Any) -> None:
         ensure_demo_accounts()
         organization = Organization.objects.get(name=DEMO_ORGANIZATIONS[0].name)
         member = Membership.objects.filter(organization=organization).first()
@@ -45,10 +56,21 @@ class Command(BaseCommand):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
+        if notify:
+            if PlatformEndpoint.objects.filter(organization=organization).exists():
+                raise CommandError(f"{organization.name} has a sending platform: not touched.")
+            PlatformEndpoint.objects.create(
+                organization=organization,
+                url="https://platform.invalid/console-requests",
+                notify_url="https://platform.invalid/notifications",
+                secret=secrets.token_hex(32),
+            )
+            before = OutboxMessage.objects.aggregate(last=Max("pk"))["last"] or 0
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, "CELERY_BROKER_URL": NOTIFY_BROKER} if notify else None,
         )
         base = f"http://127.0.0.1:{port}/api/v1"
         try:
@@ -73,6 +95,12 @@ class Command(BaseCommand):
         finally:
             server.terminate()
             server.wait()
+            if notify:
+                written = OutboxMessage.objects.filter(pk__gt=before, kind="notify")
+                notified = written.count()
+                written.delete()
+                PlatformEndpoint.objects.filter(organization=organization).delete()
+                redis.Redis.from_url(NOTIFY_BROKER).flushdb()
         posted = len(sends) * BATCH
         totals = SendRequest.objects.filter(organization=organization, external_id__in=sends)
         counts = totals.aggregate(
@@ -86,6 +114,8 @@ class Command(BaseCommand):
             f"{posted / elapsed:,.0f} results/s\n"
             f"exactly once: {'yes' if once else 'NO'} ({counts}); replayed batch: {replay}"
         )
+        if notify:
+            self.stdout.write(f"notifications written and queued: {notified:,}")
         if not once or replay.get("applied"):
             raise CommandError("results were not counted exactly once")
 
