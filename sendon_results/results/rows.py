@@ -1,17 +1,18 @@
-"""A send's row of the results list, built in Python.
+"""The rows of the results list and of a send's recipients, built in Python.
 
-Fifty of these make most of the list page: as a template partial they took 10 ms of a
-40 ms page (variable lookups, filters, escaping, translations a cell at a time); here a
+Fifty of these make most of either page: as a template partial a list's rows took 10 ms of
+a 40 ms page (variable lookups, filters, escaping, translations a cell at a time); here a
 row is one f-string, 3.3 ms for fifty (docs/benchmarks.md). The same function answers a
 live row's own request (views.result_row), so the list and its refreshed rows cannot
-drift apart. The cells are those of
-the list's header in templates/results/list.html; `data-label` names a cell on a phone's
-card (app.css).
+drift apart. The cells are those of the tables' headers in templates/results/list.html
+and detail.html; `data-label` names a cell on a phone's card (app.css).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -23,7 +24,10 @@ from django.utils.text import Truncator
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from ..models import Channel, SendRequest, Source
+from ..masking import mask_name, mask_phone
+from ..models import Channel, Delivery, SendRequest, Source
+from ..phones import format_phone
+from ..result_codes import REQUEST_FAILED, explain
 from ..templatetags.results import deleted_soon, outcome_counts
 from .progress import LIVE_STATUSES, POLL_STEPS, Poll
 
@@ -44,6 +48,15 @@ def _words(language: str | None) -> dict[str, str]:
         **{f"channel:{value}": str(label) for value, label in Channel.choices},
         **{f"source:{value}": str(label) for value, label in Source.choices},
         **{f"status:{value}": str(label) for value, label in SendRequest.Status.choices},
+        **{f"outcome:{value}": str(label) for value, label in Delivery.Status.choices},
+        "sent_by": _("Sent by"),
+        "carrier": _("Carrier"),
+        "completed_at": _("Completed at"),
+        "points": _("Points"),
+        "refunded": _("Refunded"),
+        "sending": _("Waiting for the carrier's answer"),
+        "waiting": _("Waiting for the reserved time"),
+        "cancelled": _("Not sent: the reservation was cancelled (refunded in full)"),
     }
     return {key: escape(word) for key, word in words.items()}
 
@@ -137,3 +150,83 @@ PK_MARK = "2147483647"  # an id no pattern's own text holds
 def _url_pattern(name: str, prefix: str) -> str:
     # `prefix` (the script prefix reverse() puts in front) only keys the cache.
     return reverse(name, args=[int(PK_MARK)])
+
+
+def delivery_row(delivery: Delivery, send: SendRequest, *, revealed: bool) -> SafeString:
+    """A recipient's <tr> on its send's page: the number and name masked unless
+    `revealed`, what became of the message, and our explanation of its result code.
+    Written as rows.send_row is, and for the same reason."""
+    words = _words(get_language())
+    number = format_phone(delivery.recipient) if revealed else mask_phone(delivery.recipient)
+    name = ""
+    if delivery.recipient_name:
+        shown = delivery.recipient_name if revealed else mask_name(delivery.recipient_name)
+        name = f'<div class="sub">{escape(shown)}</div>'
+    status = escape(delivery.status)
+    channel = words.get(f"channel:{delivery.final_channel}") or escape(delivery.final_channel)
+    fallback = ""
+    if delivery.final_channel != send.channel:
+        fallback = f' <span class="tag">{words["fallback"]}</span>'
+    refunded = ""
+    if delivery.points_refunded:
+        refunded = f'<div class="sub">{words["refunded"]} {_points(delivery.points_refunded)}</div>'
+    completed = _day_time(delivery.completed_at) if delivery.completed_at else "–"
+    return mark_safe(  # every text in it escaped above or below, or one of our words
+        "<tr>"
+        f'<td class="nowrap">{escape(number)}{name}</td>'
+        f'<td><span class="badge outcome-{status}"><span class="mark" aria-hidden="true">'
+        f"</span>{words.get(f'outcome:{delivery.status}') or status}</span></td>"
+        f'<td class="result-cell">{_result(delivery, send, words)}</td>'
+        f'<td class="nowrap" data-label="{words["sent_by"]}">{channel}{fallback}</td>'
+        f'<td data-label="{words["carrier"]}">{escape(delivery.carrier) or "–"}</td>'
+        f'<td class="nowrap" data-label="{words["completed_at"]}">{completed}</td>'
+        f'<td class="num" data-label="{words["points"]}">'
+        f"{_points(delivery.points_charged)}{refunded}</td>"
+        "</tr>"
+    )
+
+
+def _result(delivery: Delivery, send: SendRequest, words: dict[str, str]) -> str:
+    """The result cell: the code with our explanation (for a failed request, the
+    platform's reason first), or what a message without a result is waiting for."""
+    code = delivery.result_code
+    if not code:
+        if delivery.status == Delivery.Status.SENDING:
+            return f'<span class="sub">{words["sending"]}</span>'
+        if delivery.status == Delivery.Status.WAITING:
+            if send.scheduled_at:
+                at = _("To be sent at the reserved time, %(at)s") % {
+                    "at": _day_time(send.scheduled_at)
+                }
+                return f'<span class="sub">{escape(at)}</span>'
+            return f'<span class="sub">{words["waiting"]}</span>'
+        if delivery.status == Delivery.Status.CANCELLED:
+            return f'<span class="sub">{words["cancelled"]}</span>'
+        return ""
+    info = explain(code, delivery.final_channel)
+    summary = escape(str(info.summary)) if info else ""
+    cell = f"<code>{escape(code)}</code> "
+    if code == REQUEST_FAILED:
+        if delivery.result_message:
+            return cell + f'{escape(delivery.result_message)}<div class="sub">{summary}</div>'
+        return cell + summary
+    if info:
+        action = f'<div class="sub">{escape(str(info.action))}</div>' if info.action else ""
+        return cell + summary + action
+    return cell + escape(delivery.result_message)
+
+
+def _day_time(moment: dt.datetime) -> str:
+    return timezone.localtime(moment).strftime(DAY_TIME)
+
+
+TENTH_OF_TENTH = Decimal("0.01")
+
+
+def _points(value: Decimal) -> str:
+    """floatformat:"-2g": whole points without decimals, others to two places, grouped
+    by thousands (the same in Korean and English), without its cost a call."""
+    value = Decimal(value)
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value.quantize(TENTH_OF_TENTH, rounding=ROUND_HALF_UP):,.2f}"

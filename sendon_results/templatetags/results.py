@@ -40,6 +40,14 @@ def send_row(send: SendRequest, filterset: Any) -> str:
     return send_row(send, detail_query=detail_query(filterset))
 
 
+@register.simple_tag
+def delivery_row(delivery: Delivery, send: SendRequest, revealed: bool) -> str:
+    """A row of a send's recipients (results/rows.py)."""
+    from ..results.rows import delivery_row
+
+    return delivery_row(delivery, send, revealed=revealed is True)
+
+
 # Always shown on a send's bar; the others only when some of its messages are in them.
 ALWAYS_SHOWN = ("success", "failure")
 
