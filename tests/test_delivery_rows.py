@@ -14,11 +14,15 @@ import pytest
 from django.template import engines
 from django.utils import timezone, translation
 
+from sendon_results.masking import mask_name, mask_phone
 from sendon_results.models import Delivery, SendRequest
+from sendon_results.phones import format_phone
 from sendon_results.result_codes import REQUEST_FAILED
 from sendon_results.results.rows import delivery_row
 
-# The rows as templates/results/detail.html wrote them before they were built in Python.
+# The rows as templates/results/detail.html wrote them before they were built in Python
+# (its number and name through filters that masked them unless revealed: shown_number and
+# shown_name here, set by that rule).
 TEMPLATE = (Path(__file__).parent / "delivery_rows_before.html").read_text()
 
 RESULTS = [
@@ -82,6 +86,13 @@ def test_a_recipients_row_is_the_templates_row(language, revealed, scheduled):
         scheduled_at=timezone.now().replace(microsecond=0) if scheduled else None,
     )
     deliveries = _deliveries()
+    for delivery in deliveries:
+        delivery.shown_number = (  # type: ignore[attr-defined]
+            format_phone(delivery.recipient) if revealed else mask_phone(delivery.recipient)
+        )
+        delivery.shown_name = (  # type: ignore[attr-defined]
+            delivery.recipient_name if revealed else mask_name(delivery.recipient_name)
+        )
     with translation.override(language):
         expected = (
             engines["django"]

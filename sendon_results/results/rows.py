@@ -220,13 +220,14 @@ def _day_time(moment: dt.datetime) -> str:
     return timezone.localtime(moment).strftime(DAY_TIME)
 
 
-TENTH_OF_TENTH = Decimal("0.01")
+HUNDREDTH = Decimal("0.01")
 
 
 def _points(value: Decimal) -> str:
-    """floatformat:"-2g": whole points without decimals, others to two places, grouped
-    by thousands (the same in Korean and English), without its cost a call."""
+    """What floatformat:"-2g" writes — whole points without decimals, others to two
+    places, grouped by thousands (the same in Korean and English) — without its cost on
+    every call."""
     value = Decimal(value)
     if value == value.to_integral_value():
         return f"{int(value):,}"
-    return f"{value.quantize(TENTH_OF_TENTH, rounding=ROUND_HALF_UP):,.2f}"
+    return f"{value.quantize(HUNDREDTH, rounding=ROUND_HALF_UP):,.2f}"

@@ -15,7 +15,6 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from ..masking import mask_name, mask_phone
 from ..models import Channel, Delivery, SendRequest
 from ..phones import format_phone
 from ..result_codes import REQUEST_FAILED, Explanation, explain
@@ -106,20 +105,8 @@ def whole_percentages(counts: dict[str, int], total: int) -> dict[str, int]:
 @register.filter
 def phone(digits: str) -> str:
     """One of the organization's own numbers (a calling number), in full. A recipient's
-    number goes through `recipient`."""
+    number is masked unless revealed (results/rows.py `delivery_row`)."""
     return format_phone(digits)
-
-
-@register.filter
-def recipient(digits: str, revealed: bool = False) -> str:
-    """A recipient's number as the page may show it: 010-****-5678 unless revealed."""
-    return format_phone(digits) if revealed is True else mask_phone(digits)
-
-
-@register.filter
-def recipient_name(name: str, revealed: bool = False) -> str:
-    """A recipient's name as the page may show it: 김*수 unless revealed."""
-    return name if revealed is True else mask_name(name)
 
 
 @register.filter
