@@ -209,10 +209,11 @@ def test_an_operator_resends_to_the_failed_and_follows_the_link(page: Page, live
     page.get_by_role("button", name="재발송").click()
     expect(page.get_by_text("발송 플랫폼에 요청했습니다")).to_be_visible()
 
-    # The platform records the resend a moment later; the original's page then links it.
+    # The platform records the resend a moment later, then its result (two calls); the
+    # original's page then links it and counts the recovered.
     deadline = time.monotonic() + 15
-    while not SendRequest.objects.filter(resend_of="S-9").exists():
-        assert time.monotonic() < deadline, "the platform never recorded the resend"
+    while not SendRequest.objects.filter(resend_of="S-9", success_count=1).exists():
+        assert time.monotonic() < deadline, "the platform never recorded the resend's result"
         time.sleep(0.2)
     [request] = fake.received
     assert request["type"] == "send.resend"
