@@ -3,7 +3,6 @@ URL its organization's owner set, through the outbox; none when no URL is set.""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from decimal import Decimal
 
@@ -21,6 +20,7 @@ from .test_handoff_delivery import (  # noqa: F401 (fixtures)
     platform,
     reserved,
 )
+from .test_ingest import new_send
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_deliveries")]
 
@@ -34,34 +34,16 @@ def notifying(endpoint: PlatformEndpoint, platform: Platform) -> PlatformEndpoin
     return endpoint
 
 
-def a_send(organization, external_id: str = "N-1", recipients: int = 2) -> None:  # noqa: F811
-    now = timezone.now()
-    create_send(
-        organization=organization,
-        send={
-            "external_id": external_id,
-            "requested_at": now - dt.timedelta(minutes=5),
-            "source": "api",
-            "channel": "sms",
-            "title": "",
-            "body": "안내",
-            "scheduled_at": None,
-            "points_per_message": Decimal("9"),
-            "fallback": False,
-            "sender": {"kind": "phone", "value": "0212345678", "label": ""},
-            "recipients": [
-                {"external_id": f"{external_id}-{i}", "phone": f"0101111{i:04d}", "name": ""}
-                for i in range(recipients)
-            ],
-        },
-    )
+def a_send(organization, external_id: str = "N-1") -> None:  # noqa: F811
+    """A send of two recipients, R-0 and R-1, recorded as the API records it."""
+    create_send(organization=organization, send=new_send(external_id, recipients=2))
 
 
 def results(external_id: str, outcomes: list[str]) -> list:
     return [
         {
             "send_external_id": external_id,
-            "recipient_external_id": f"{external_id}-{i}",
+            "recipient_external_id": f"R-{i}",
             "outcome": outcome,
             "result_code": "1000" if outcome == "success" else "3019",
             "result_message": "",
