@@ -25,7 +25,11 @@ def linked(send: SendRequest) -> Resends:
     )
     every_resend = same_organization.filter(resend_of=send.external_id)
     resends = list(every_resend.order_by("requested_at")[:SHOWN_RESENDS])
-    return Resends(original, resends, _recovered(send, list(every_resend)) if resends else 0)
+    if not resends:
+        return Resends(original, resends, 0)
+    # All of them shown: no second query for the rest.
+    counted = resends if len(resends) < SHOWN_RESENDS else list(every_resend)
+    return Resends(original, resends, _recovered(send, counted))
 
 
 def _recovered(send: SendRequest, resends: list[SendRequest]) -> int:
